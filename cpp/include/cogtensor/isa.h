@@ -1,0 +1,58 @@
+// Per-ISA primitive table, CPU detection and thread settings.
+//
+// Each ISA source file (isa_scalar.cpp, isa_avx2.cpp, isa_avx512.cpp) is
+// compiled with its own flags and fills a KernelTable. The active table is
+// chosen once at import (best ISA the CPU has, or COGTENSOR_ISA) and can be
+// switched for tests with set_isa().
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cogtensor/rows.h"
+
+namespace cogtensor {
+
+// Bundle ties (an equal vote for 0 and 1) resolve to this byte pattern: bit i of
+// the result is 1 when i is even. Deterministic, input-independent, density 1/2.
+constexpr uint8_t kTieByte = 0x55;
+
+struct KernelTable {
+  const char* name;
+  // Set bits in n bytes.
+  uint64_t (*popcount)(const uint8_t* a, size_t n);
+  // Differing bits between two n-byte strings.
+  uint64_t (*hamming)(const uint8_t* a, const uint8_t* b, size_t n);
+  // out[i] = a[i] ^ b[i] for n bytes.
+  void (*xor_bytes)(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n);
+  // Bitwise majority of all rows over bytes [begin, end) of the width, written
+  // to out[begin, end); ties (even row count) take kTieByte's bits.
+  void (*majority)(ByteRows rows, size_t begin, size_t end, uint8_t* out);
+  // counts[8 * i + b] += weight * bit b of row[i], for n bytes.
+  void (*add_bit_counts)(const uint8_t* row, size_t n, int64_t weight, int64_t* counts);
+  // sum a[i] * b[i]; exact in int32 for n <= 65536.
+  int32_t (*dot_i8)(const int8_t* a, const int8_t* b, size_t n);
+  // acc = max(acc, max_i |x[i]|); returns false if any x[i] is NaN or infinite.
+  bool (*absmax_f32)(const float* x, size_t n, float* acc);
+  // acc[i] = max(acc[i], |x[i]|); returns false if any x[i] is NaN or infinite.
+  bool (*absmax_each_f32)(const float* x, size_t n, float* acc);
+  // q[i] = clamp(round_half_even(x[i] / scale[i * scale_step]), -127, 127);
+  // a zero scale gives q = 0.
+  void (*quantize_f32)(const float* x, const float* scale, size_t scale_step, size_t n, int8_t* q);
+};
+
+void fill_table_scalar(KernelTable& t);
+void fill_table_avx2(KernelTable& t);    // only on x86-64 builds
+void fill_table_avx512(KernelTable& t);  // overlays AVX-512 entries on an AVX2 table
+
+// The table in use. Thread-safe to read; set_isa is meant for start-up and tests.
+const KernelTable& active();
+std::vector<std::string> available_isas();
+// Throws std::invalid_argument for an unknown name or one the CPU lacks.
+void set_isa(const std::string& name);
+
+size_t num_threads();
+void set_num_threads(size_t n);  // 0 restores the default (hardware cores)
+
+}  // namespace cogtensor

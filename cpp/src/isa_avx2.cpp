@@ -1,0 +1,170 @@
+// AVX2 kernels (compiled with -mavx2 -mfma -mpopcnt; run only when the CPU has AVX2).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "cogtensor/isa.h"
+
+namespace cogtensor::avx2 {
+
+struct Vec {
+  using T = __m256i;
+  static constexpr size_t size = 32;
+  static T load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const T*>(p)); }
+  static void store(uint8_t* p, T x) { _mm256_storeu_si256(reinterpret_cast<T*>(p), x); }
+  static T zero() { return _mm256_setzero_si256(); }
+  static T ones() { return _mm256_set1_epi8(-1); }
+  static T tie() { return _mm256_set1_epi8(static_cast<char>(kTieByte)); }
+  static T xor_(T a, T b) { return _mm256_xor_si256(a, b); }
+  static T and_(T a, T b) { return _mm256_and_si256(a, b); }
+  static T or_(T a, T b) { return _mm256_or_si256(a, b); }
+  static T andnot(T a, T b) { return _mm256_andnot_si256(a, b); }
+};
+
+#include "isa_common.h"
+
+// Per-byte popcount by nibble lookup (Mula), summed into 64-bit lanes.
+inline __m256i popcount_bytes(__m256i x) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                       0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low));
+  __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low));
+  return _mm256_add_epi8(lo, hi);
+}
+
+inline uint64_t hsum_u64(__m256i v) {
+  __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return uint64_t(_mm_cvtsi128_si64(s)) + uint64_t(_mm_extract_epi64(s, 1));
+}
+
+// Popcount of a[i] (b == nullptr) or a[i] ^ b[i]: 4 vectors per step, byte
+// counts (<= 32 each) summed with SAD before they can overflow.
+template <bool kXor>
+uint64_t count_bits(const uint8_t* a, const uint8_t* b, size_t n) {
+  auto ld = [&](size_t i) {
+    __m256i x = Vec::load(a + i);
+    return kXor ? _mm256_xor_si256(x, Vec::load(b + i)) : x;
+  };
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    __m256i c = _mm256_add_epi8(_mm256_add_epi8(popcount_bytes(ld(i)), popcount_bytes(ld(i + 32))),
+                                _mm256_add_epi8(popcount_bytes(ld(i + 64)), popcount_bytes(ld(i + 96))));
+    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(c, _mm256_setzero_si256()));
+  }
+  for (; i + 32 <= n; i += 32)
+    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(popcount_bytes(ld(i)), _mm256_setzero_si256()));
+  uint64_t c = hsum_u64(acc);
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y = 0;
+    std::memcpy(&x, a + i, 8);
+    if (kXor) std::memcpy(&y, b + i, 8);
+    c += _mm_popcnt_u64(x ^ y);
+  }
+  for (; i < n; ++i) c += _mm_popcnt_u32(kXor ? a[i] ^ b[i] : a[i]);
+  return c;
+}
+
+uint64_t popcount(const uint8_t* a, size_t n) { return count_bits<false>(a, nullptr, n); }
+uint64_t hamming(const uint8_t* a, const uint8_t* b, size_t n) { return count_bits<true>(a, b, n); }
+
+// int8 dot: sign-extend to int16 and multiply-add pairs into int32 (exact; no
+// vpmaddubsw saturation).
+int32_t dot_i8(const int8_t* a, const int8_t* b, size_t n) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
+    __m256i xh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1));
+    __m256i yl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y));
+    __m256i yh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1));
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(xl, yl));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(xh, yh));
+  }
+  __m256i acc = _mm256_add_epi32(acc0, acc1);
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s) + dot_i8_serial(a + i, b + i, n - i);
+}
+
+inline __m256 abs_ps(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+
+// Lanes where x is NaN or infinite: |x| > FLT_MAX or unordered.
+inline __m256 nonfinite_ps(__m256 x) {
+  return _mm256_cmp_ps(abs_ps(x), _mm256_set1_ps(3.40282347e+38f), _CMP_NLE_UQ);
+}
+
+bool absmax_f32(const float* x, size_t n, float* acc) {
+  __m256 m = _mm256_set1_ps(*acc), bad = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    bad = _mm256_or_ps(bad, nonfinite_ps(v));
+    m = _mm256_max_ps(m, abs_ps(v));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m);
+  float r = *acc;
+  for (float l : lanes) r = l > r ? l : r;
+  *acc = r;
+  bool finite = absmax_serial(x + i, n - i, acc);
+  return finite && _mm256_movemask_ps(bad) == 0;
+}
+
+bool absmax_each_f32(const float* x, size_t n, float* acc) {
+  __m256 bad = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    bad = _mm256_or_ps(bad, nonfinite_ps(v));
+    _mm256_storeu_ps(acc + i, _mm256_max_ps(_mm256_loadu_ps(acc + i), abs_ps(v)));
+  }
+  bool finite = absmax_each_serial(x + i, n - i, acc + i);
+  return finite && _mm256_movemask_ps(bad) == 0;
+}
+
+// x / scale rounded half-to-even, clamped, packed to int8; 32 values per step.
+void quantize_f32(const float* x, const float* scale, size_t scale_step, size_t n, int8_t* q) {
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto one = [&](size_t i) {
+    __m256 s = scale_step ? _mm256_loadu_ps(scale + i) : _mm256_set1_ps(*scale);
+    __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), s),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    // zero scale: x / 0 is inf or NaN; force those lanes to 0
+    r = _mm256_and_ps(r, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+  };
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i ab = _mm256_packs_epi32(one(i), one(i + 8));        // int16, lanes interleaved
+    __m256i cd = _mm256_packs_epi32(one(i + 16), one(i + 24));
+    __m256i p = _mm256_packs_epi16(ab, cd);                     // int8, 4 x 32-bit groups permuted
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), _mm256_permutevar8x32_epi32(p, order));
+  }
+  quantize_serial(x + i, scale_step ? scale + i : scale, scale_step, n - i, q + i);
+}
+
+}  // namespace cogtensor::avx2
+
+namespace cogtensor {
+
+void fill_table_avx2(KernelTable& t) {
+  using namespace avx2;
+  t.name = "avx2";
+  t.popcount = popcount;
+  t.hamming = hamming;
+  t.xor_bytes = xor_bytes_impl;
+  t.majority = majority_impl<Vec>;
+  t.add_bit_counts = add_bit_counts_impl;
+  t.dot_i8 = dot_i8;
+  t.absmax_f32 = absmax_f32;
+  t.absmax_each_f32 = absmax_each_f32;
+  t.quantize_f32 = quantize_f32;
+}
+
+}  // namespace cogtensor

@@ -1,0 +1,196 @@
+// Kernel bodies shared by every ISA, written over a vector-traits type V.
+//
+// Each isa_*.cpp defines `struct Vec` (its register type and bitwise ops) and then
+// includes this file *inside its own namespace*, so every instantiation is compiled
+// with that file's flags and gets distinct symbols (no ODR merging of an AVX-512
+// copy into the scalar path). This file therefore includes nothing and calls no
+// out-of-line library code.
+
+// One byte as a "vector": handles tails of any width.
+struct ByteVec {
+  using T = uint8_t;
+  static constexpr size_t size = 1;
+  static T load(const uint8_t* p) { return *p; }
+  static void store(uint8_t* p, T x) { *p = x; }
+  static T zero() { return 0; }
+  static T ones() { return 0xFF; }
+  static T tie() { return kTieByte; }
+  static T xor_(T a, T b) { return a ^ b; }
+  static T and_(T a, T b) { return a & b; }
+  static T or_(T a, T b) { return a | b; }
+  static T andnot(T a, T b) { return static_cast<T>(~a & b); }  // ~a & b
+};
+
+constexpr size_t kStripVectors = 8;  // vectors per column strip in majority
+constexpr size_t kMaxPlanes = 34;    // counter bits: enough for 2^33 - 1 rows
+
+inline size_t bit_length(uint64_t x) {
+  size_t n = 0;
+  while (x) { ++n; x >>= 1; }
+  return n;
+}
+
+// Full adder over bit lanes: a + b + c = 2 * hi + lo.
+template <class V>
+inline void csa(typename V::T& hi, typename V::T& lo, typename V::T a, typename V::T b,
+                typename V::T c) {
+  typename V::T u = V::xor_(a, b);
+  hi = V::or_(V::and_(a, b), V::and_(u, c));
+  lo = V::xor_(u, c);
+}
+
+// Adds a number given as nv bit-planes v[] into the vertical counter
+// planes[0], planes[stride], ... (np planes, np >= nv), with ripple carry.
+template <class V>
+inline void add_planes(typename V::T* planes, size_t stride, size_t np,
+                       const typename V::T* v, size_t nv) {
+  typename V::T carry = V::zero();
+  for (size_t p = 0; p < np; ++p) {
+    typename V::T& c = planes[p * stride];
+    if (p < nv) {
+      typename V::T hi, lo;
+      csa<V>(hi, lo, c, v[p], carry);
+      c = lo;
+      carry = hi;
+    } else {
+      typename V::T s = V::xor_(c, carry);
+      carry = V::and_(c, carry);
+      c = s;
+    }
+  }
+}
+
+// Per-bit count of 16 rows (r .. r+15) at byte offset off, as 5 bit-planes
+// (Harley-Seal carry-save tree: 15 full adders for 16 inputs).
+template <class V>
+inline void count16(const ByteRows& a, size_t r, size_t off, typename V::T out[5]) {
+  using T = typename V::T;
+  auto ld = [&](size_t i) { return V::load(a.row(r + i) + off); };
+  T ones = V::zero(), twos = V::zero(), fours = V::zero(), eights = V::zero();
+  T twos_a, twos_b, fours_a, fours_b, eights_a, eights_b, sixteens;
+  csa<V>(twos_a, ones, ones, ld(0), ld(1));
+  csa<V>(twos_b, ones, ones, ld(2), ld(3));
+  csa<V>(fours_a, twos, twos, twos_a, twos_b);
+  csa<V>(twos_a, ones, ones, ld(4), ld(5));
+  csa<V>(twos_b, ones, ones, ld(6), ld(7));
+  csa<V>(fours_b, twos, twos, twos_a, twos_b);
+  csa<V>(eights_a, fours, fours, fours_a, fours_b);
+  csa<V>(twos_a, ones, ones, ld(8), ld(9));
+  csa<V>(twos_b, ones, ones, ld(10), ld(11));
+  csa<V>(fours_a, twos, twos, twos_a, twos_b);
+  csa<V>(twos_a, ones, ones, ld(12), ld(13));
+  csa<V>(twos_b, ones, ones, ld(14), ld(15));
+  csa<V>(fours_b, twos, twos, twos_a, twos_b);
+  csa<V>(eights_b, fours, fours, fours_a, fours_b);
+  csa<V>(sixteens, eights, eights, eights_a, eights_b);
+  out[0] = ones;
+  out[1] = twos;
+  out[2] = fours;
+  out[3] = eights;
+  out[4] = sixteens;
+}
+
+// Majority of all rows over `nvec` vectors starting at byte `off`: per-bit
+// counts kept as vertical (bit-sliced) counters, compared with n/2 bitwise.
+template <class V>
+void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
+  using T = typename V::T;
+  constexpr size_t S = kStripVectors;
+  T planes[kMaxPlanes * S];
+  const size_t np = bit_length(a.n);
+  for (size_t i = 0; i < np * S; ++i) planes[i] = V::zero();
+  size_t r = 0;
+  for (; r + 16 <= a.n; r += 16) {
+    for (size_t s = 0; s < nvec; ++s) {
+      T v[5];
+      count16<V>(a, r, off + s * V::size, v);
+      add_planes<V>(planes + s, S, np, v, 5);
+    }
+  }
+  for (; r < a.n; ++r) {
+    for (size_t s = 0; s < nvec; ++s) {
+      T v = V::load(a.row(r) + off + s * V::size);
+      add_planes<V>(planes + s, S, np, &v, 1);
+    }
+  }
+  // bit = count > n/2, or count == n/2 (n even) -> tie pattern.
+  const uint64_t half = a.n / 2;
+  for (size_t s = 0; s < nvec; ++s) {
+    T gt = V::zero(), eq = V::ones();
+    for (size_t p = np; p-- > 0;) {
+      T x = planes[p * S + s];
+      if ((half >> p) & 1) {
+        eq = V::and_(eq, x);
+      } else {
+        gt = V::or_(gt, V::and_(eq, x));
+        eq = V::andnot(x, eq);
+      }
+    }
+    if (a.n % 2 == 0) gt = V::or_(gt, V::and_(eq, V::tie()));
+    V::store(out + off + s * V::size, gt);
+  }
+}
+
+template <class V>
+void majority_impl(ByteRows a, size_t begin, size_t end, uint8_t* out) {
+  constexpr size_t strip = kStripVectors * V::size;
+  size_t off = begin;
+  for (; off + strip <= end; off += strip) majority_strip<V>(a, off, kStripVectors, out);
+  for (; off + V::size <= end; off += V::size) majority_strip<V>(a, off, 1, out);
+  for (; off < end; ++off) majority_strip<ByteVec>(a, off, 1, out);
+}
+
+inline void xor_bytes_impl(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = a[i] ^ b[i];
+}
+
+inline void add_bit_counts_impl(const uint8_t* row, size_t n, int64_t weight, int64_t* counts) {
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t x = row[i];
+    for (int b = 0; b < 8; ++b) counts[8 * i + b] += weight & -((x >> b) & 1);
+  }
+}
+
+inline int32_t dot_i8_serial(const int8_t* a, const int8_t* b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+  return s;
+}
+
+inline bool is_finite_f32(float x) { return x - x == 0.0f; }  // false for NaN, +-inf
+
+inline float abs_f32(float x) { return x < 0.0f ? -x : x; }
+
+inline bool absmax_serial(const float* x, size_t n, float* acc) {
+  bool finite = true;
+  float m = *acc;
+  for (size_t i = 0; i < n; ++i) {
+    finite &= is_finite_f32(x[i]);
+    float v = abs_f32(x[i]);
+    m = v > m ? v : m;
+  }
+  *acc = m;
+  return finite;
+}
+
+inline bool absmax_each_serial(const float* x, size_t n, float* acc) {
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) {
+    finite &= is_finite_f32(x[i]);
+    float v = abs_f32(x[i]);
+    acc[i] = v > acc[i] ? v : acc[i];
+  }
+  return finite;
+}
+
+inline int8_t quantize_one(float x, float scale) {
+  if (scale == 0.0f) return 0;
+  float r = __builtin_rintf(x / scale);  // round half to even (default FP mode)
+  r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+  return static_cast<int8_t>(r);
+}
+
+inline void quantize_serial(const float* x, const float* scale, size_t scale_step, size_t n,
+                            int8_t* q) {
+  for (size_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], scale[i * scale_step]);
+}
