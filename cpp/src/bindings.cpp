@@ -42,10 +42,12 @@ Rows<T> rows_of(const py::array& arr, const char* what) {
     throw py::value_error(std::string(what) + ": expected a 2-d array, got " + std::to_string(arr.ndim()) + "-d");
   const ptrdiff_t item = sizeof(T);
   if (arr.shape(1) < 1) throw py::value_error(std::string(what) + ": rows must be at least 1 element wide");
+  const size_t n = size_t(arr.shape(0));
+  if (n == 0) return {static_cast<const T*>(arr.data()), 0, size_t(arr.shape(1)), 0};
   if (arr.shape(1) > 1 && arr.strides(1) != item)
     throw py::value_error(std::string(what) + ": each row must be contiguous");
   if (arr.strides(0) % item != 0) throw py::value_error(std::string(what) + ": misaligned row stride");
-  return {static_cast<const T*>(arr.data()), size_t(arr.shape(0)), size_t(arr.shape(1)), arr.strides(0) / item};
+  return {static_cast<const T*>(arr.data()), n, size_t(arr.shape(1)), arr.strides(0) / item};
 }
 
 // Checks equal widths and equal row counts, broadcasting a single row (stride 0).

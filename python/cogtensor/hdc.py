@@ -70,7 +70,7 @@ def _as_rows(x, name: str, dtype=np.uint8) -> tuple[np.ndarray, bool]:
     rows = x.reshape(1, -1) if single else x
     if rows.shape[1] == 0:
         raise ValueError(f"{name}: records must be at least 1 byte wide, got width 0")
-    if rows.shape[1] > 1 and rows.strides[1] != rows.itemsize:
+    if rows.shape[0] and rows.shape[1] > 1 and rows.strides[1] != rows.itemsize:
         rows = np.ascontiguousarray(rows)
     return rows, single
 
