@@ -13,6 +13,9 @@ namespace {
 
 constexpr size_t kGrainBytes = 1 << 18;
 
+// A zero scale means the values are all zero (or underflowed): divide by 1 instead.
+float nonzero(float scale) { return scale == 0.0f ? 1.0f : scale; }
+
 size_t grain_rows(size_t row_bytes) { return std::max<size_t>(1, kGrainBytes / std::max<size_t>(row_bytes, 1)); }
 
 }  // namespace
@@ -62,7 +65,8 @@ bool quantize_rows(FloatRows x, int8_t* q, float* scales) {
       float m = 0.0f;
       if (!t.absmax_f32(x.row(r), x.width, &m)) finite[c] = 0;
       scales[r] = m / 127.0f;
-      t.quantize_f32(x.row(r), scales + r, 0, x.width, q + r * x.width);
+      const float divisor = nonzero(scales[r]);
+      t.quantize_f32(x.row(r), &divisor, 0, x.width, q + r * x.width);
     }
   });
   return std::all_of(finite.begin(), finite.end(), [](char f) { return f; });
@@ -73,9 +77,13 @@ bool quantize_columns(FloatRows x, int8_t* q, float* scales) {
   std::fill(scales, scales + x.width, 0.0f);
   bool finite = true;
   for (size_t r = 0; r < x.n; ++r) finite &= t.absmax_each_f32(x.row(r), x.width, scales);
-  for (size_t j = 0; j < x.width; ++j) scales[j] /= 127.0f;
+  std::vector<float> divisors(x.width);
+  for (size_t j = 0; j < x.width; ++j) {
+    scales[j] /= 127.0f;
+    divisors[j] = nonzero(scales[j]);
+  }
   parallel_for(x.n, chunk_count(x.n, grain_rows(4 * x.width)), [&](size_t, size_t lo, size_t hi) {
-    for (size_t r = lo; r < hi; ++r) t.quantize_f32(x.row(r), scales, 1, x.width, q + r * x.width);
+    for (size_t r = lo; r < hi; ++r) t.quantize_f32(x.row(r), divisors.data(), 1, x.width, q + r * x.width);
   });
   return finite;
 }

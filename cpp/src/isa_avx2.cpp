@@ -127,26 +127,25 @@ bool absmax_each_f32(const float* x, size_t n, float* acc) {
   return finite && _mm256_movemask_ps(bad) == 0;
 }
 
-// x / scale rounded half-to-even, clamped, packed to int8; 32 values per step.
-void quantize_f32(const float* x, const float* scale, size_t scale_step, size_t n, int8_t* q) {
-  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+// x / divisor rounded half-to-even and packed to int8, 32 values per step.
+// |x| <= max|x| = 127 * divisor up to rounding (more only when the scale is
+// subnormal): packing saturates the top at 127, a max clamps the bottom at -127.
+void quantize_f32(const float* x, const float* divisor, size_t step, size_t n, int8_t* q) {
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i floor = _mm256_set1_epi8(-127);
   auto one = [&](size_t i) {
-    __m256 s = scale_step ? _mm256_loadu_ps(scale + i) : _mm256_set1_ps(*scale);
-    __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), s),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    // zero scale: x / 0 is inf or NaN; force those lanes to 0
-    r = _mm256_and_ps(r, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_NEQ_OQ));
-    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+    __m256 d = step ? _mm256_loadu_ps(divisor + i) : _mm256_set1_ps(*divisor);
+    __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm256_cvtps_epi32(r);
   };
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256i ab = _mm256_packs_epi32(one(i), one(i + 8));        // int16, lanes interleaved
     __m256i cd = _mm256_packs_epi32(one(i + 16), one(i + 24));
-    __m256i p = _mm256_packs_epi16(ab, cd);                     // int8, 4 x 32-bit groups permuted
+    __m256i p = _mm256_max_epi8(_mm256_packs_epi16(ab, cd), floor);  // int8, 4 x 32-bit groups permuted
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), _mm256_permutevar8x32_epi32(p, order));
   }
-  quantize_serial(x + i, scale_step ? scale + i : scale, scale_step, n - i, q + i);
+  quantize_serial(x + i, step ? divisor + i : divisor, step, n - i, q + i);
 }
 
 }  // namespace cogtensor::avx2

@@ -183,14 +183,12 @@ inline bool absmax_each_serial(const float* x, size_t n, float* acc) {
   return finite;
 }
 
-inline int8_t quantize_one(float x, float scale) {
-  if (scale == 0.0f) return 0;
-  float r = __builtin_rintf(x / scale);  // round half to even (default FP mode)
+inline int8_t quantize_one(float x, float divisor) {
+  float r = __builtin_rintf(x / divisor);  // round half to even (default FP mode)
   r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
   return static_cast<int8_t>(r);
 }
 
-inline void quantize_serial(const float* x, const float* scale, size_t scale_step, size_t n,
-                            int8_t* q) {
-  for (size_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], scale[i * scale_step]);
+inline void quantize_serial(const float* x, const float* divisor, size_t step, size_t n, int8_t* q) {
+  for (size_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], divisor[i * step]);
 }

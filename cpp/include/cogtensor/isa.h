@@ -37,9 +37,9 @@ struct KernelTable {
   bool (*absmax_f32)(const float* x, size_t n, float* acc);
   // acc[i] = max(acc[i], |x[i]|); returns false if any x[i] is NaN or infinite.
   bool (*absmax_each_f32)(const float* x, size_t n, float* acc);
-  // q[i] = clamp(round_half_even(x[i] / scale[i * scale_step]), -127, 127);
-  // a zero scale gives q = 0.
-  void (*quantize_f32)(const float* x, const float* scale, size_t scale_step, size_t n, int8_t* q);
+  // q[i] = round_half_even(x[i] / divisor[i * step]) for |x[i]| <= 127 * divisor
+  // (divisor > 0: a zero scale is passed as divisor 1, its x being all zero).
+  void (*quantize_f32)(const float* x, const float* divisor, size_t step, size_t n, int8_t* q);
 };
 
 void fill_table_scalar(KernelTable& t);
