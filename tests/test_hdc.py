@@ -66,6 +66,12 @@ def test_bundle_is_bitwise_majority(isa, threads, n, w):
     np.testing.assert_array_equal(hdc.bundle(rows), ref_majority(rows))
 
 
+@pytest.mark.parametrize("n", [31, 32, 255, 256, 257, 1000])
+def test_bundle_counter_widths(isa, threads, n):
+    rows = rand_rows(n, 100)
+    np.testing.assert_array_equal(hdc.bundle(rows), ref_majority(rows))
+
+
 @pytest.mark.parametrize("w", [1, 33, 2048])
 def test_weighted_bundle(isa, threads, w):
     rows = rand_rows(20, w)
@@ -110,6 +116,27 @@ def test_topk_matches_sorted_distances(isa, threads, w):
             np.testing.assert_array_equal(res.indices[qi], i)
     single = hdc.topk(queries[0], base, 3)
     assert single.indices[:2].tolist() == [3, 7] and single.distances.shape == (3,)
+
+
+def test_many_narrow_rows_split_over_threads(isa, threads):
+    base = rand_rows(40_000, 33)
+    q = rand_rows(3, 33)
+    np.testing.assert_array_equal(hdc.hamming(q[0], base), ref_hamming(q[0], base))
+    res = hdc.topk(q, base, 25)
+    for qi in range(3):
+        np.testing.assert_array_equal(res.indices[qi], ref_topk(q[qi], base, 25)[1])
+
+
+def test_kernels_release_the_gil_and_run_concurrently():
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = rand_rows(2000, 512)
+    queries = rand_rows(8, 512)
+    serial = [hdc.topk(q, base, 5).indices for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda q: hdc.topk(q, base, 5).indices, queries))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_topk_on_tiny_width_has_many_ties(isa, threads):
@@ -200,7 +227,8 @@ def test_int8_dot_and_cosine(isa, threads):
         np.testing.assert_array_equal(hdc.int8_dot(a[0], b), (a[0].astype(np.int64) * b).sum(1))
         np.testing.assert_array_equal(hdc.int8_dot_matrix(a[:5], b), a[:5].astype(np.int64) @ b.T.astype(np.int64))
         norms = np.sqrt((a.astype(np.float64) ** 2).sum(1) * (b.astype(np.float64) ** 2).sum(1))
-        np.testing.assert_allclose(hdc.int8_cosine(a, b), ref / norms, rtol=1e-12)
+        expect = np.divide(ref, norms, out=np.zeros(len(ref)), where=norms > 0)  # 0 for an all-zero vector
+        np.testing.assert_allclose(hdc.int8_cosine(a, b), expect, rtol=1e-12)
 
 
 def test_int8_extremes_are_exact(isa):

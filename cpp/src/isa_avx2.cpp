@@ -72,17 +72,12 @@ uint64_t hamming(const uint8_t* a, const uint8_t* b, size_t n) { return count_bi
 // int8 dot: sign-extend to int16 and multiply-add pairs into int32 (exact; no
 // vpmaddubsw saturation).
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t n) {
+  auto widen = [](const int8_t* p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
   __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
-    __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
-    __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
-    __m256i xh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1));
-    __m256i yl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y));
-    __m256i yh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1));
-    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(xl, yl));
-    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(xh, yh));
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(widen(a + i), widen(b + i)));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(widen(a + i + 16), widen(b + i + 16)));
   }
   __m256i acc = _mm256_add_epi32(acc0, acc1);
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
