@@ -47,7 +47,16 @@ def to_numpy(array, *, nulls: str = "raise") -> np.ndarray:
 
     Returns:
         ``(n, W)`` uint8 for binary arrays; ``(n, d1, d2, ...)`` of the value type
-        for lists and tensors. Read-only when it is a view of Arrow memory.
+        for lists and tensors (a tensor with a ``permutation`` comes back in its
+        logical order, a strided view: logical dimension i is physical dimension
+        ``permutation[i]``, as the Arrow spec says). Read-only when it is a view of
+        Arrow memory.
+
+    Raises:
+        TypeError: not an Arrow array, or values of another type (strings,
+            booleans, lists of non-numeric values).
+        ValueError: nulls with ``nulls="raise"``, nulls inside a non-null list row,
+            binary values of unequal or zero length, or an unknown ``nulls`` mode.
 
     Example:
         >>> recs = pa.array([b"\\x01\\x02", b"\\x03\\x04"], pa.binary(2))
@@ -91,10 +100,13 @@ def _view(array: pa.Array) -> np.ndarray:
 
 
 def _buffer_view(buf: pa.Buffer | None, dtype, start: int, count: int) -> np.ndarray:
-    """count items of dtype starting at item `start` of an Arrow buffer (no copy)."""
+    """count items of dtype starting at item `start` of an Arrow buffer (no copy, read-only)."""
     if count == 0:
-        return np.empty(0, dtype=dtype)
-    return np.frombuffer(buf, dtype=dtype, count=count, offset=start * np.dtype(dtype).itemsize)
+        view = np.empty(0, dtype=dtype)
+    else:
+        view = np.frombuffer(buf, dtype=dtype, count=count, offset=start * np.dtype(dtype).itemsize)
+    view.flags.writeable = False  # Arrow arrays are immutable, even over a mutable buffer
+    return view
 
 
 def _binary_view(array: pa.Array) -> np.ndarray:
@@ -104,6 +116,8 @@ def _binary_view(array: pa.Array) -> np.ndarray:
     lengths = np.diff(offsets)
     valid = validity(array)
     known = lengths if valid is None else lengths[valid]
+    if n and not len(known):
+        raise ValueError("to_numpy: every binary value is null, so the record width is unknown")
     width = int(known[0]) if len(known) else 0
     if len(known) and (known != width).any():
         bad = int(known[known != width][0])
@@ -123,22 +137,36 @@ def _binary_view(array: pa.Array) -> np.ndarray:
 
 
 def _list_view(array: pa.Array) -> np.ndarray:
-    shape = [len(array)]
-    start, count = array.offset, len(array)
+    n = len(array)
+    shape = [n]
+    start, count = array.offset, n  # physical index range of the current level
+    rows_valid = validity(array)
     values = array
     while pa.types.is_fixed_size_list(values.type):
         size = values.type.list_size
         shape.append(size)
-        child = values.values
-        if child.null_count and len(child):
-            raise ValueError("to_numpy: list values hold nulls; fill or drop them first")
-        # `values` ignores the parent's offset; indices here include each level's offset
-        start, count = start * size + child.offset, count * size
+        child = values.values  # ignores the parent's offset: index it with the parent's physical range
+        start, count = start * size, count * size
+        _check_child_nulls(child.slice(start, count), n, rows_valid)
+        start += child.offset
         values = child
     t = values.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
         raise TypeError(f"to_numpy: list values must be a numeric type, got {t}")
     return _buffer_view(values.buffers()[1], t.to_pandas_dtype(), start, count).reshape(shape)
+
+
+def _check_child_nulls(part: pa.Array, n: int, rows_valid: np.ndarray | None) -> None:
+    """Nulls inside a list are an error, except under a row that is null itself."""
+    if not n or not part.null_count:
+        return
+    bad = ~validity(part).reshape(n, -1).all(axis=1)
+    if rows_valid is not None:
+        bad &= rows_valid
+    if bad.any():
+        raise ValueError(
+            f"to_numpy: list values hold nulls in {int(bad.sum())} non-null row(s); fill or drop them first"
+        )
 
 
 def _tensor_view(array: pa.Array) -> np.ndarray:
@@ -163,15 +191,21 @@ def records_from_numpy(records: np.ndarray) -> pa.FixedSizeBinaryArray:
     A C-contiguous input is shared (the Arrow array keeps it alive); other
     layouts are copied to a contiguous array first.
 
+    Raises:
+        TypeError: a dtype other than uint8. ValueError: not 2-d, or width 0.
+
     Example:
         >>> records_from_numpy(np.zeros((3, 8192), np.uint8)).type
         FixedSizeBinaryType(fixed_size_binary[8192])
     """
-    x = _contiguous(records, "records_from_numpy", 2)
-    if x.dtype != np.uint8 or x.ndim != 2:
-        raise TypeError(f"records_from_numpy: expected (n, W) uint8, got {x.dtype} of shape {x.shape}")
+    x = np.asarray(records)
+    if x.dtype != np.uint8:
+        raise TypeError(f"records_from_numpy: expected (n, W) uint8 records, got dtype {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"records_from_numpy: expected (n, W) uint8 records, got shape {x.shape}")
     if x.shape[1] < 1:
         raise ValueError("records_from_numpy: records need a width of at least 1 byte")
+    x = np.ascontiguousarray(x)
     return pa.Array.from_buffers(pa.binary(x.shape[1]), x.shape[0], [None, pa.py_buffer(x)])
 
 
@@ -185,7 +219,15 @@ def fixed_size_list_from_numpy(x: np.ndarray) -> pa.FixedSizeListArray:
     x = _contiguous(x, "fixed_size_list_from_numpy", 2)
     if x.dtype.kind not in "iuf":
         raise TypeError(f"fixed_size_list_from_numpy: expected a numeric dtype, got {x.dtype}")
-    values = pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), x.size, [None, pa.py_buffer(x)])
+    if 0 in x.shape[1:]:
+        raise ValueError(f"fixed_size_list_from_numpy: list sizes must be at least 1, got shape {x.shape}")
+    if not x.dtype.isnative:  # Arrow data is native-endian: convert (a copy)
+        x = x.astype(x.dtype.newbyteorder("="))
+    try:
+        value_type = pa.from_numpy_dtype(x.dtype)
+    except (pa.ArrowNotImplementedError, NotImplementedError) as e:
+        raise TypeError(f"fixed_size_list_from_numpy: dtype {x.dtype} has no Arrow equivalent") from e
+    values = pa.Array.from_buffers(value_type, x.size, [None, pa.py_buffer(x)])
     for size in reversed(x.shape[1:]):
         values = pa.FixedSizeListArray.from_arrays(values, size)
     return values
@@ -199,6 +241,6 @@ def fixed_shape_tensor_from_numpy(x: np.ndarray) -> pa.ExtensionArray:
         [3, 4]
     """
     x = _contiguous(x, "fixed_shape_tensor_from_numpy", 2)
-    storage = fixed_size_list_from_numpy(x.reshape(x.shape[0], -1))
-    tensor_type = pa.fixed_shape_tensor(pa.from_numpy_dtype(x.dtype), list(x.shape[1:]))
+    storage = fixed_size_list_from_numpy(x.reshape(x.shape[0], int(np.prod(x.shape[1:]))))
+    tensor_type = pa.fixed_shape_tensor(storage.type.value_type, list(x.shape[1:]))
     return pa.ExtensionArray.from_storage(tensor_type, storage)

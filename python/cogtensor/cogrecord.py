@@ -43,9 +43,11 @@ EMBEDDING_DIM = 1024
 USER_META_WORDS = 252  # W0-W251; W252-W253 hold the embedding meta copy, W254-W255 are zero
 
 _META_COPY = slice(252 * 8, 254 * 8)  # bytes of W252-W253 in C0
+_META_RESERVED = slice(252 * 8, CONTAINER_BYTES)  # W252-W255: the meta copy, then zero
 _C3 = 3 * CONTAINER_BYTES
 _EMB = slice(_C3, _C3 + EMBEDDING_DIM)
 _QMETA = slice(_C3 + EMBEDDING_DIM, _C3 + EMBEDDING_DIM + 16)  # scale, zero_point, norm, 4 zero bytes
+_C3_TAIL = slice(_QMETA.stop, RECORD_BYTES)  # rest of C3: zero
 _QMETA_DTYPE = np.dtype([("scale", "<f4"), ("zero_point", "<i4"), ("norm", "<f4"), ("pad", "<u4")])
 
 
@@ -101,8 +103,15 @@ def _quant_meta(x: np.ndarray, where: slice) -> np.ndarray:
 
 
 def unpack(records) -> Parts:
-    """Take CogRecords apart into views of their fields (see :class:`Parts`)."""
+    """Take CogRecords apart into views of their fields (see :class:`Parts`).
+
+    The fields are views when each record's bytes are contiguous (any C-ordered
+    array, Arrow data, row slices); other layouts (a Fortran-ordered array) are
+    copied first, since the typed fields need contiguous bytes.
+    """
     x, _ = _records(records, "unpack")
+    if x.shape[0] and x.strides[1] != 1:
+        x = np.ascontiguousarray(x)
     meta = _quant_meta(x, _QMETA)
     return Parts(
         meta=x[:, :CONTAINER_BYTES].view("<u8"),
@@ -126,6 +135,10 @@ def pack(meta=None, payload=None, embedding=None, *, n: int | None = None) -> np
 
     Returns:
         ``(n, 8192)`` uint8, C-contiguous (ready for :func:`cogtensor.arrow.records_from_numpy`).
+
+    Raises:
+        ValueError: parts with different row counts (or none and no ``n``), or a
+            part of the wrong shape. TypeError: meta not uint64, payload not uint8.
     """
     parts = {"meta": meta, "payload": payload, "embedding": embedding}
     given = {k: np.asarray(v) for k, v in parts.items() if v is not None}
@@ -136,13 +149,17 @@ def pack(meta=None, payload=None, embedding=None, *, n: int | None = None) -> np
     out = np.zeros((rows, RECORD_BYTES), dtype=np.uint8)
     if "meta" in given:
         m = given["meta"]
-        if m.dtype != np.uint64 or m.ndim != 2 or m.shape[1] > USER_META_WORDS:
-            raise ValueError(f"pack: meta must be (n, k) uint64 with k <= {USER_META_WORDS}, got {m.dtype} {m.shape}")
-        out[:, : m.shape[1] * 8] = m.astype("<u8").view(np.uint8).reshape(rows, -1)
+        if m.dtype != np.uint64:
+            raise TypeError(f"pack: meta must be uint64 words, got {m.dtype}")
+        if m.ndim != 2 or m.shape[1] > USER_META_WORDS:
+            raise ValueError(f"pack: meta must be (n, k) uint64 with k <= {USER_META_WORDS}, got shape {m.shape}")
+        out[:, : m.shape[1] * 8] = np.ascontiguousarray(m, dtype="<u8").view(np.uint8).reshape(rows, m.shape[1] * 8)
     if "payload" in given:
         p = given["payload"]
-        if p.dtype != np.uint8 or p.shape != (rows, 2 * CONTAINER_BYTES):
-            raise ValueError(f"pack: payload must be ({rows}, 4096) uint8, got {p.dtype} {p.shape}")
+        if p.dtype != np.uint8:
+            raise TypeError(f"pack: payload must be uint8, got {p.dtype}")
+        if p.shape != (rows, 2 * CONTAINER_BYTES):
+            raise ValueError(f"pack: payload must be ({rows}, 4096) uint8, got shape {p.shape}")
         out[:, CONTAINER_BYTES : 3 * CONTAINER_BYTES] = p
     if "embedding" in given:
         quantize_embedding(given["embedding"], out)
@@ -153,7 +170,8 @@ def quantize_embedding(embedding, records=None) -> np.ndarray:
     """Quantize 1024-d float embeddings into container C3 (symmetric int8, one scale per row).
 
     Writes the int8 values and meta {scale, zero_point=0, norm = L2 norm of the
-    float vector} into C3 and mirrors the meta into C0 words W252-W253.
+    float vector} into C3 (the rest of C3 is zeroed) and mirrors the meta into C0
+    words W252-W253 (W254-W255 are zeroed). Other bytes are left as they are.
 
     Args:
         embedding: ``(n, 1024)`` or ``(1024,)`` floats.
@@ -162,6 +180,11 @@ def quantize_embedding(embedding, records=None) -> np.ndarray:
 
     Returns:
         The records, ``(n, 8192)`` (``(8192,)`` for a single embedding).
+
+    Raises:
+        ValueError: a shape other than ``(n, 1024)``, row counts that differ,
+            read-only records, NaN or infinity. TypeError: non-float embeddings or
+            records that are not uint8.
     """
     e = np.asarray(embedding)
     single = e.ndim == 1
@@ -179,9 +202,13 @@ def quantize_embedding(embedding, records=None) -> np.ndarray:
     x[:, _EMB] = q.view(np.uint8)
     meta = np.zeros(e.shape[0], dtype=_QMETA_DTYPE)
     meta["scale"] = scale
-    meta["norm"] = np.linalg.norm(e.astype(np.float32), axis=1)
+    with np.errstate(over="ignore"):  # a norm beyond float32 range is stored as inf
+        # float64 sums: squares of large float32 values would overflow in float32
+        meta["norm"] = np.linalg.norm(e.astype(np.float64), axis=1)
     raw = meta.view(np.uint8).reshape(e.shape[0], 16)
     x[:, _QMETA] = raw
+    x[:, _C3_TAIL] = 0
+    x[:, _META_RESERVED] = 0
     x[:, _META_COPY] = raw
     return x[0] if single else x
 

@@ -2,8 +2,11 @@
 
 Symmetric, zero point 0: ``scale = max|x| / 127`` over a row (``axis=0``, one
 scale per row) or over a column (``axis=1``, one scale per column / channel),
-``q = clamp(round_half_to_even(x / scale), -127, 127)``. A slice of zeros gets
-scale 0 and q 0. Every element obeys ``|x - q * scale| <= scale / 2``.
+``q = clamp(round_half_to_even(x / scale), -127, 127)``, all in float32. A slice
+of zeros gets scale 0 and q 0. Every element obeys ``|x - q * scale| <= scale / 2``
+as long as the slice's ``max|x| >= 127 * 2**-126`` (about 1.5e-36); below that
+``scale`` is a float32 subnormal and loses precision (the bound can fail, and below
+about 9e-44 ``scale`` underflows to 0 and q is 0).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ __all__ = ["quantize_int8", "dequantize_int8"]
 
 def _axis(axis) -> bool:
     """True for per-column scales."""
-    if axis not in (0, 1):
+    if isinstance(axis, bool) or axis not in (0, 1):
         raise ValueError(f"axis must be 0 (one scale per row) or 1 (one scale per column), got {axis!r}")
     return axis == 1
 
@@ -35,7 +38,9 @@ def quantize_int8(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
         ``axis=0`` (a scalar array for a single vector) or ``(d,)`` for ``axis=1``.
 
     Raises:
-        TypeError: non-floating input. ValueError: NaN or infinity in ``x``.
+        TypeError: non-floating input. ValueError: NaN or infinity in ``x``
+        (float64 values beyond float32 range count as infinity), a shape other
+        than ``(d,)``/``(n, d)`` with ``d >= 1``, or an axis other than 0 or 1.
 
     Example:
         >>> q, s = quantize_int8(np.array([0.5, -1.0, 0.25], np.float32))
@@ -50,8 +55,12 @@ def quantize_int8(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"quantize_int8: expected (d,) or (n, d), got shape {x.shape}")
     if x.shape[-1] == 0:
         raise ValueError("quantize_int8: vectors must have at least one element")
-    rows = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x, dtype=np.float32)
-    q, scale = _kernels.quantize(rows, per_column)
+    with np.errstate(over="ignore"):  # float64 beyond float32 range -> inf -> ValueError below
+        rows = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x, dtype=np.float32)
+    try:
+        q, scale = _kernels.quantize(rows, per_column)
+    except ValueError as e:
+        raise ValueError(f"quantize_int8: {str(e).removeprefix('quantize: ')} (after the cast to float32)") from None
     if x.ndim == 1:
         return q[0], (scale if per_column else scale[0])
     return q, scale
@@ -59,6 +68,12 @@ def quantize_int8(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def dequantize_int8(q, scale, axis: int = 0) -> np.ndarray:
     """Inverse of :func:`quantize_int8`: ``q * scale`` as float32, same shape as ``q``.
+
+    ``scale`` holds one value per row (``axis=0``; a scalar for a single vector)
+    or one per column (``axis=1``).
+
+    Raises:
+        TypeError: ``q`` not int8. ValueError: a bad shape, axis, or scale count.
 
     Example:
         >>> dequantize_int8(np.array([64, -127], np.int8), np.float32(1 / 127))
@@ -72,5 +87,8 @@ def dequantize_int8(q, scale, axis: int = 0) -> np.ndarray:
         raise ValueError(f"dequantize_int8: expected (d,) or (n, d) with d >= 1, got shape {q.shape}")
     rows = q.reshape(1, -1) if q.ndim == 1 else q
     scale = np.ascontiguousarray(np.asarray(scale, dtype=np.float32).reshape(-1))
-    out = _kernels.dequantize(np.ascontiguousarray(rows), scale, per_column)
+    try:
+        out = _kernels.dequantize(np.ascontiguousarray(rows), scale, per_column)
+    except ValueError as e:
+        raise ValueError(f"dequantize_int8: {str(e).removeprefix('dequantize: ')}") from None
     return out[0] if q.ndim == 1 else out
