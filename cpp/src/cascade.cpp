@@ -32,16 +32,13 @@ Prefixes stage_bytes(size_t width, CascadeStages s) {
 void extend(std::vector<Hit>& hits, const uint8_t* query, const ByteRows& base, size_t from, size_t to) {
   if (from == to) return;
   const auto& t = active();
-  const size_t grain = std::max<size_t>(1, (1u << 18) / (to - from));
+  const size_t grain = grain_rows(to - from);
   // Rows are short spans far apart, which the hardware prefetcher does not
   // foresee: fetch the spans `ahead` rows in advance to keep misses overlapping.
   const size_t span = to - from, ahead = std::clamp<size_t>(16384 / span, 2, 64);
   parallel_for(hits.size(), chunk_count(hits.size(), grain), [&](size_t, size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
-      if (i + ahead < hi) {
-        const uint8_t* next = base.row(hits[i + ahead].idx) + from;
-        for (size_t b = 0; b < span; b += 64) __builtin_prefetch(next + b);
-      }
+      if (i + ahead < hi) prefetch_span(base.row(hits[i + ahead].idx) + from, span);
       hits[i].dist += static_cast<uint32_t>(t.hamming(query + from, base.row(hits[i].idx) + from, span));
     }
   });

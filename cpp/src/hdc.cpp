@@ -10,11 +10,6 @@
 namespace cogtensor {
 namespace {
 
-// Rows per thread must carry at least this many bytes to be worth a thread.
-constexpr size_t kGrainBytes = 1 << 18;
-
-size_t grain_rows(size_t width) { return std::max<size_t>(1, kGrainBytes / std::max<size_t>(width, 1)); }
-
 uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;

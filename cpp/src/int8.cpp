@@ -11,19 +11,18 @@
 namespace cogtensor {
 namespace {
 
-constexpr size_t kGrainBytes = 1 << 18;
-
 // A zero scale means the values are all zero (or underflowed): divide by 1 instead.
 float nonzero(float scale) { return scale == 0.0f ? 1.0f : scale; }
-
-size_t grain_rows(size_t row_bytes) { return std::max<size_t>(1, kGrainBytes / std::max<size_t>(row_bytes, 1)); }
 
 }  // namespace
 
 void int8_dot(Int8Rows a, Int8Rows b, int32_t* out) {
   const auto& t = active();
   parallel_for(a.n, chunk_count(a.n, grain_rows(a.width)), [&](size_t, size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) out[i] = t.dot_i8(a.row(i), b.row(i), a.width);
+    for (size_t i = lo; i < hi; ++i) {
+      if (i + 4 < hi) prefetch_span(b.row(i + 4), b.width);
+      out[i] = t.dot_i8(a.row(i), b.row(i), a.width);
+    }
   });
 }
 

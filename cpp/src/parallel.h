@@ -9,6 +9,19 @@
 
 namespace cogtensor {
 
+// A thread must get at least this many bytes of input to be worth starting.
+constexpr size_t kGrainBytes = 1 << 18;
+
+// Rows per thread for rows of `row_bytes` bytes.
+inline size_t grain_rows(size_t row_bytes) { return std::max<size_t>(1, kGrainBytes / std::max<size_t>(row_bytes, 1)); }
+
+// Asks for `bytes` at p to be brought into cache: keeps several rows' misses in
+// flight where one core's hardware prefetcher alone falls short of the bandwidth.
+inline void prefetch_span(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b);
+}
+
 // Number of chunks to split n items into so each gets at least `grain` items.
 inline size_t chunk_count(size_t n, size_t grain) {
   size_t by_size = grain ? (n + grain - 1) / grain : n;
