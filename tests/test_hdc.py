@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogtensor import cogrecord, hdc
+from cogtensor import _kernels, cogrecord, hdc
 
 WIDTHS = [1, 7, 8, 33, 2048, 8192, 8193]
 ROWS = [0, 1, 37]
@@ -70,6 +70,9 @@ def test_bundle_is_bitwise_majority(isa, threads, n, w):
 def test_bundle_counter_widths(isa, threads, n):
     rows = rand_rows(n, 100)
     np.testing.assert_array_equal(hdc.bundle(rows), ref_majority(rows))
+    # the per-bit counts behind SQL's mergeable bundle state
+    np.testing.assert_array_equal(_kernels.bit_counts(rows, None), bits(rows).sum(0))
+    np.testing.assert_array_equal(_kernels.bit_counts(rows[:, :33], None), bits(rows[:, :33]).sum(0))
 
 
 @pytest.mark.parametrize("w", [1, 33, 2048])

@@ -23,9 +23,6 @@ const char* dtype_name();
 template <> const char* dtype_name<uint8_t>() { return "uint8"; }
 template <> const char* dtype_name<int8_t>() { return "int8"; }
 template <> const char* dtype_name<float>() { return "float32"; }
-template <> const char* dtype_name<int32_t>() { return "int32"; }
-template <> const char* dtype_name<int64_t>() { return "int64"; }
-template <> const char* dtype_name<uint64_t>() { return "uint64"; }
 
 template <class T>
 void check_dtype(const py::array& arr, const char* what) {

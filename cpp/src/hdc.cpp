@@ -103,8 +103,8 @@ void bit_counts(ByteRows a, const int32_t* weights, int64_t* counts) {
   const size_t grain = std::max<size_t>(1, kGrainBytes / std::max<size_t>(1, a.n * 64));
   parallel_for(blocks, chunk_count(blocks, grain), [&](size_t, size_t lo, size_t hi) {
     const size_t b0 = lo * 64, b1 = std::min(a.width, hi * 64);
-    for (size_t r = 0; r < a.n; ++r)
-      t.add_bit_counts(a.row(r) + b0, b1 - b0, weights ? weights[r] : 1, counts + 8 * b0);
+    if (!weights) return t.bit_counts(a, b0, b1, counts);
+    for (size_t r = 0; r < a.n; ++r) t.add_bit_counts(a.row(r) + b0, b1 - b0, weights[r], counts + 8 * b0);
   });
 }
 

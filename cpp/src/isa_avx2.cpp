@@ -154,6 +154,7 @@ void fill_table_avx2(KernelTable& t) {
   t.hamming = hamming;
   t.xor_bytes = xor_bytes_impl;
   t.majority = majority_impl<Vec>;
+  t.bit_counts = bit_counts_impl<Vec>;
   t.add_bit_counts = add_bit_counts_impl;
   t.dot_i8 = dot_i8;
   t.absmax_f32 = absmax_f32;

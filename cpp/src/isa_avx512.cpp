@@ -74,6 +74,7 @@ void fill_table_avx512(KernelTable& t) {
   t.popcount = popcount;
   t.hamming = hamming;
   t.majority = majority_impl<Vec>;
+  t.bit_counts = bit_counts_impl<Vec>;
   t.dot_i8 = dot_i8;
 }
 

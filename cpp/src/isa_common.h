@@ -90,13 +90,13 @@ inline void count16(const ByteRows& a, size_t r, size_t off, typename V::T out[5
   out[4] = sixteens;
 }
 
-// Majority of all rows over `nvec` vectors starting at byte `off`: per-bit
-// counts kept as vertical (bit-sliced) counters, compared with n/2 bitwise.
+// Per-bit counts of all rows over `nvec` vectors at byte offset `off`, kept as
+// vertical (bit-sliced) counters: planes[p * kStripVectors + s] holds bit p of
+// the counts for vector s. Returns the number of planes, bit_length(a.n).
 template <class V>
-void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
+size_t vertical_counts(const ByteRows& a, size_t off, size_t nvec, typename V::T* planes) {
   using T = typename V::T;
   constexpr size_t S = kStripVectors;
-  T planes[kMaxPlanes * S];
   const size_t np = bit_length(a.n);
   for (size_t i = 0; i < np * S; ++i) planes[i] = V::zero();
   size_t r = 0;
@@ -113,7 +113,17 @@ void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
       add_planes<V>(planes + s, S, np, &v, 1);
     }
   }
-  // bit = count > n/2, or count == n/2 (n even) -> tie pattern.
+  return np;
+}
+
+// Majority over `nvec` vectors at `off`: count > n/2, or the tie bit when
+// count == n/2 (n even), compared bitwise on the vertical counters.
+template <class V>
+void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
+  using T = typename V::T;
+  constexpr size_t S = kStripVectors;
+  T planes[kMaxPlanes * S];
+  const size_t np = vertical_counts<V>(a, off, nvec, planes);
   const uint64_t half = a.n / 2;
   for (size_t s = 0; s < nvec; ++s) {
     T gt = V::zero(), eq = V::ones();
@@ -131,13 +141,46 @@ void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
   }
 }
 
+// counts[8 * j + b] += number of rows with bit b of byte j set, for bytes j in
+// [off, off + nvec * V::size).
+template <class V>
+void count_strip(const ByteRows& a, size_t off, size_t nvec, int64_t* counts) {
+  using T = typename V::T;
+  constexpr size_t S = kStripVectors;
+  T planes[kMaxPlanes * S];
+  const size_t np = vertical_counts<V>(a, off, nvec, planes);
+  for (size_t s = 0; s < nvec; ++s) {
+    uint8_t bytes[kMaxPlanes][V::size];
+    for (size_t p = 0; p < np; ++p) V::store(bytes[p], planes[p * S + s]);
+    int64_t* c = counts + 8 * (off + s * V::size);
+    for (size_t j = 0; j < V::size; ++j)
+      for (unsigned b = 0; b < 8; ++b) {
+        int64_t v = 0;
+        for (size_t p = 0; p < np; ++p) v |= int64_t((bytes[p][j] >> b) & 1) << p;
+        c[8 * j + b] += v;
+      }
+  }
+}
+
+// Applies strip(a, off, nvec, out) over bytes [begin, end): full strips of
+// kStripVectors vectors, then single vectors, then single bytes.
+template <class V, class Strip, class ByteStrip, class Out>
+void over_strips(const ByteRows& a, size_t begin, size_t end, Out out, Strip strip, ByteStrip byte_strip) {
+  constexpr size_t width = kStripVectors * V::size;
+  size_t off = begin;
+  for (; off + width <= end; off += width) strip(a, off, kStripVectors, out);
+  for (; off + V::size <= end; off += V::size) strip(a, off, 1, out);
+  for (; off < end; ++off) byte_strip(a, off, 1, out);
+}
+
 template <class V>
 void majority_impl(ByteRows a, size_t begin, size_t end, uint8_t* out) {
-  constexpr size_t strip = kStripVectors * V::size;
-  size_t off = begin;
-  for (; off + strip <= end; off += strip) majority_strip<V>(a, off, kStripVectors, out);
-  for (; off + V::size <= end; off += V::size) majority_strip<V>(a, off, 1, out);
-  for (; off < end; ++off) majority_strip<ByteVec>(a, off, 1, out);
+  over_strips<V>(a, begin, end, out, majority_strip<V>, majority_strip<ByteVec>);
+}
+
+template <class V>
+void bit_counts_impl(ByteRows a, size_t begin, size_t end, int64_t* counts) {
+  over_strips<V>(a, begin, end, counts, count_strip<V>, count_strip<ByteVec>);
 }
 
 inline void xor_bytes_impl(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n) {

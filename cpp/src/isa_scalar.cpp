@@ -49,6 +49,7 @@ void fill_table_scalar(KernelTable& t) {
   t.hamming = hamming;
   t.xor_bytes = xor_bytes_impl;
   t.majority = majority_impl<Vec>;
+  t.bit_counts = bit_counts_impl<Vec>;
   t.add_bit_counts = add_bit_counts_impl;
   t.dot_i8 = dot_i8_serial;
   t.absmax_f32 = absmax_serial;

@@ -29,6 +29,9 @@ struct KernelTable {
   // Bitwise majority of all rows over bytes [begin, end) of the width, written
   // to out[begin, end); ties (even row count) take kTieByte's bits.
   void (*majority)(ByteRows rows, size_t begin, size_t end, uint8_t* out);
+  // counts[8 * j + b] += number of rows with bit b of byte j set, for bytes
+  // [begin, end) of the width (counts indexed from byte 0).
+  void (*bit_counts)(ByteRows rows, size_t begin, size_t end, int64_t* counts);
   // counts[8 * i + b] += weight * bit b of row[i], for n bytes.
   void (*add_bit_counts)(const uint8_t* row, size_t n, int64_t weight, int64_t* counts);
   // sum a[i] * b[i]; exact in int32 for n <= 65536.
