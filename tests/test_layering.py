@@ -1,4 +1,4 @@
-"""Imports flow one way: kernels -> arrow -> hdc/quant -> cogrecord (DESIGN.md)."""
+"""Imports flow one way: kernels -> arrow -> hdc/quant -> cogrecord -> sql (DESIGN.md)."""
 
 import ast
 from pathlib import Path
@@ -12,15 +12,21 @@ ALLOWED = {
     "hdc": {"_kernels", "arrow"},
     "cogrecord": {"arrow", "quant"},
     "cli": {"cogrecord", "hdc", "kernels_info"},
+    "sql/__init__": {"cogrecord", "sql"},
+    "sql/_arrays": {"arrow"},
+    "sql/scalar": {"_kernels", "cogrecord", "arrow", "sql"},
+    "sql/aggregate": {"_kernels", "sql"},
+    "sql/query": {"_kernels", "hdc", "sql"},
 }
 
 
 def cogtensor_imports(path):
+    """The cogtensor modules a file imports (first level under cogtensor)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cogtensor"):
-            sub = node.module.split(".")[1:] or [a.name for a in node.names]
-            found.update(sub if node.module != "cogtensor" else [a.name for a in node.names])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "cogtensor":
+            parts = node.module.split(".")
+            found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("cogtensor."))
     return found
