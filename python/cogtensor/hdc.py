@@ -85,11 +85,18 @@ def _as_int8_rows(x, name: str) -> tuple[np.ndarray, bool]:
     return _as_rows(x, name, dtype=np.int8)
 
 
-def _pair(a, b, name: str, as_rows=_as_rows) -> tuple[np.ndarray, np.ndarray, bool]:
+def _same_width(a, b, name: str, as_rows=_as_rows) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+    """Both operands as rows, checked to have one width; plus whether each was single."""
     ra, sa = as_rows(a, name)
     rb, sb = as_rows(b, name)
     if ra.shape[1] != rb.shape[1]:
         raise ValueError(f"{name}: record widths differ: {ra.shape[1]} vs {rb.shape[1]} bytes")
+    return ra, rb, sa, sb
+
+
+def _pair(a, b, name: str, as_rows=_as_rows) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Row-wise operands: equal widths, equal row counts or one single row (broadcast)."""
+    ra, rb, sa, sb = _same_width(a, b, name, as_rows)
     if ra.shape[0] != rb.shape[0] and 1 not in (ra.shape[0], rb.shape[0]):
         raise ValueError(f"{name}: cannot broadcast {ra.shape[0]} records against {rb.shape[0]}")
     return ra, rb, sa and sb
@@ -238,10 +245,7 @@ def hamming(a, b):
 
 def hamming_matrix(a, b) -> np.ndarray:
     """All-pairs Hamming distances: ``(m, W), (n, W) -> (m, n)`` uint32 (cache-blocked)."""
-    ra, _ = _as_rows(a, "hamming_matrix")
-    rb, _ = _as_rows(b, "hamming_matrix")
-    if ra.shape[1] != rb.shape[1]:
-        raise ValueError(f"hamming_matrix: record widths differ: {ra.shape[1]} vs {rb.shape[1]} bytes")
+    ra, rb, _, _ = _same_width(a, b, "hamming_matrix")
     return _kernels.hamming_matrix(ra, rb)
 
 
@@ -252,10 +256,7 @@ def similarity(a, b):
 
 
 def _search_args(query, base, k, name: str):
-    rq, single = _as_rows(query, name)
-    rb, _ = _as_rows(base, name)
-    if rq.shape[1] != rb.shape[1]:
-        raise ValueError(f"{name}: query width {rq.shape[1]} differs from base width {rb.shape[1]}")
+    rq, rb, single, _ = _same_width(query, base, name)
     k = _count(k, "k")
     if k > rb.shape[0]:
         raise ValueError(f"{name}: k={k} is larger than the number of base records ({rb.shape[0]})")
@@ -317,12 +318,9 @@ def cascade_search(query, base, k: int | None = None, *, threshold: int | None =
     if not s1 >= s2 >= 1:
         raise ValueError(f"cascade_search: stages must satisfy stages[0] >= stages[1] >= 1, got {stages}")
     if threshold is not None:
-        rq, single = _as_rows(query, "cascade_search")
-        rb, _ = _as_rows(base, "cascade_search")
+        rq, rb, single, _ = _same_width(query, base, "cascade_search")
         if not single:
             raise ValueError("cascade_search: range mode takes one query record (W,)")
-        if rq.shape[1] != rb.shape[1]:
-            raise ValueError(f"cascade_search: query width {rq.shape[1]} differs from base width {rb.shape[1]}")
         return TopK(*_kernels.cascade_range(rq, rb, _count(threshold, "threshold"), s1, s2))
     if not sigmas >= 0:
         raise ValueError(f"cascade_search: sigmas must be >= 0, got {sigmas}")
@@ -347,10 +345,7 @@ def int8_dot(a, b):
 
 def int8_dot_matrix(a, b) -> np.ndarray:
     """All-pairs int8 dot products: ``(m, d), (n, d) -> (m, n)`` int32."""
-    ra, _ = _as_int8_rows(a, "int8_dot_matrix")
-    rb, _ = _as_int8_rows(b, "int8_dot_matrix")
-    if ra.shape[1] != rb.shape[1]:
-        raise ValueError(f"int8_dot_matrix: vector lengths differ: {ra.shape[1]} vs {rb.shape[1]}")
+    ra, rb, _, _ = _same_width(a, b, "int8_dot_matrix", _as_int8_rows)
     return _kernels.int8_dot_matrix(ra, rb)
 
 
