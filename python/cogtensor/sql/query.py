@@ -8,12 +8,14 @@ Two ways around it:
   ``ORDER BY dist_q(rec) LIMIT 10`` reads each record once and the query never;
 - the table function ``hamming_topk('table', 'column', query, k)`` scans the
   table's batches with the top-k kernel and returns the k nearest rows with a
-  ``distance`` column, ordered by (distance, scan order).
+  ``distance`` column, ordered by (distance, scan order); the scan reads the
+  table's partitions one after the other, so ties come out the same on every run.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +27,9 @@ from cogtensor.hdc import _as_rows
 from cogtensor.sql._arrays import rows, valid_mask, wrap_values
 from cogtensor.sql.scalar import make_udf
 
-# Per-context queries bound by name, for hamming_topk('t', 'c', 'name', k).
-_BOUND: "dict[int, dict[str, np.ndarray]]" = {}
+# Per-context queries bound by name, for hamming_topk('t', 'c', 'name', k). Weak keys: a
+# dropped context frees its queries, and a new context never sees them.
+_BOUND: "weakref.WeakKeyDictionary[SessionContext, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
 def _query_row(query, name: str) -> np.ndarray:
@@ -58,7 +61,7 @@ def bind_query(ctx: SessionContext, name: str, query) -> None:
         return _kernels.hamming(r, q)
 
     ctx.register_udf(make_udf(name, distance, [pa.binary(q.shape[1])], pa.uint32()))
-    _BOUND.setdefault(id(ctx), {})[name] = q
+    _BOUND.setdefault(ctx, {})[name] = q
 
 
 def _literal(expr, what: str):
@@ -76,8 +79,10 @@ def _scan_topk(ctx: SessionContext, table: str, column: str, q: np.ndarray, k: i
     if column not in schema.names:
         raise ValueError(f"hamming_topk: table {table!r} has no column {column!r}")
     best = pa.Table.from_batches([], schema.append(pa.field("distance", pa.uint32())))
-    for batch in frame.execute_stream():
-        batch = batch.to_pyarrow()
+    # partitions one after the other (not execute_stream, which interleaves them as they come):
+    # the scan order that breaks distance ties is then the same on every run
+    batches = (b.to_pyarrow() for stream in frame.execute_stream_partitioned() for b in stream)
+    for batch in batches:
         if batch.num_rows == 0:
             continue
         col = batch.column(column)
@@ -99,17 +104,28 @@ def _scan_topk(ctx: SessionContext, table: str, column: str, q: np.ndarray, k: i
 
 
 def _hamming_topk(ctx: SessionContext):
-    def hamming_topk(table, column, query, k):
+    # ctx holds this function: a strong reference back would keep ctx and its tables alive forever
+    context = weakref.ref(ctx)
+
+    def hamming_topk(*args):
+        if len(args) != 4:
+            raise ValueError(f"hamming_topk: expected 4 arguments (table, column, query, k), got {len(args)}")
+        table, column, query, k = args
+        ctx = context()
+        if ctx is None:
+            raise ValueError("hamming_topk: its SessionContext no longer exists")
         table, column, k = _literal(table, "table"), _literal(column, "column"), _literal(k, "k")
         value = _literal(query, "query")
+        if value is None:
+            raise ValueError("hamming_topk: query is NULL; expected a record or the name of a bound query")
         if isinstance(value, str):
-            bound = _BOUND.get(id(ctx), {})
+            bound = _BOUND.get(ctx, {})
             if value not in bound:
                 raise ValueError(f"hamming_topk: no query bound as {value!r}; use cogtensor.sql.bind_query first")
             q = bound[value]
         else:
             q = _query_row(value, "hamming_topk")
-        if not isinstance(k, int) or k < 0:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"hamming_topk: k must be a non-negative integer, got {k!r}")
         # Planning runs inside DataFusion's runtime, which cannot block on a
         # nested query: scan from a separate thread.

@@ -124,12 +124,16 @@ def make_udf(name: str, kernel, arg_types: list[pa.DataType], result_type: pa.Da
     def batch(*arrays: pa.Array) -> pa.Array:
         if len(arrays[0]) == 0:
             return pa.array([], type=result_type)
+        valid = valid_mask(*arrays)
+        if valid is not None and not valid.any():
+            # all NULL (e.g. a NULL literal): no kernel call; a Binary width would be unknown anyway
+            return pa.nulls(len(arrays[0]), result_type)
         try:
             out = kernel(*arrays)
         except (ValueError, TypeError) as e:
             message = str(e)
             raise type(e)(message if message.startswith(name + ":") else f"{name}: {message}") from None
-        return wrap(out, valid_mask(*arrays))
+        return wrap(out, valid)
 
     return udf(batch, arg_types, result_type, "immutable", name)
 
