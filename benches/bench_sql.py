@@ -174,7 +174,20 @@ def bench_bundle(ctx, ex, table, threads, repeats, slow):
     ms_k, want = best_ms(lambda: np.stack([hdc.bundle(recs[labels == c]) for c in range(LABELS)]), repeats)
     ms_np, theirs = best_ms(lambda: np.stack([numpy_bundle(ex, recs[labels == c]) for c in range(LABELS)]), slow)
     ok_sql = np.array_equal(got_labels, np.arange(LABELS)) and np.array_equal(got, want)
+
+    # the fixed per-group cost (one Python accumulator per group): many 2-row groups
+    groups = min(10_000, len(recs) // 2)
+
+    def many():
+        return ctx.sql(f"SELECT id % {groups} AS g, bundle(rec) AS b FROM cogs WHERE id < {2 * groups} "
+                       "GROUP BY g ORDER BY g").to_arrow_table()
+
+    ms_many, t = best_ms(many, slow)
+    first = to_numpy(t.column("b"))[0]
+    ok_many = t.num_rows == groups and np.array_equal(first, hdc.bundle(recs[[0, groups]]))
     return [row("cogtensor hdc.bundle per label (recs[labels == c])", ms_k, "ref"),
+            row(f"SQL GROUP BY id % {groups}, 2 rows/group: {groups / ms_many * 1e3:,.0f} groups/s", ms_many,
+                "ok" if ok_many else "MISMATCH"),
             row("SQL SELECT label, bundle(rec) .. GROUP BY label", ms_sql, "ok" if ok_sql else "MISMATCH"),
             row(f"numpy unpackbits.sum, compare, packbits, {threads} thr", ms_np,
                 "ok" if np.array_equal(theirs, want) else "MISMATCH")]

@@ -141,6 +141,16 @@ void majority_strip(const ByteRows& a, size_t off, size_t nvec, uint8_t* out) {
   }
 }
 
+// Each byte value as 8 counts of 0 or 1 (LSB first), so adding a byte's bits to
+// 8 counters is one vectorisable add.
+struct BitTable {
+  int64_t of[256][8];
+  BitTable() {
+    for (int v = 0; v < 256; ++v)
+      for (int b = 0; b < 8; ++b) of[v][b] = (v >> b) & 1;
+  }
+};
+
 // counts[8 * j + b] += number of rows with bit b of byte j set, for bytes j in
 // [off, off + nvec * V::size).
 template <class V>
@@ -149,16 +159,17 @@ void count_strip(const ByteRows& a, size_t off, size_t nvec, int64_t* counts) {
   constexpr size_t S = kStripVectors;
   T planes[kMaxPlanes * S];
   const size_t np = vertical_counts<V>(a, off, nvec, planes);
+  static const BitTable bits;
   for (size_t s = 0; s < nvec; ++s) {
-    uint8_t bytes[kMaxPlanes][V::size];
-    for (size_t p = 0; p < np; ++p) V::store(bytes[p], planes[p * S + s]);
     int64_t* c = counts + 8 * (off + s * V::size);
-    for (size_t j = 0; j < V::size; ++j)
-      for (unsigned b = 0; b < 8; ++b) {
-        int64_t v = 0;
-        for (size_t p = 0; p < np; ++p) v |= int64_t((bytes[p][j] >> b) & 1) << p;
-        c[8 * j + b] += v;
+    for (size_t p = 0; p < np; ++p) {  // plane p adds 2^p to the counts of its set bits
+      uint8_t bytes[V::size];
+      V::store(bytes, planes[p * S + s]);
+      for (size_t j = 0; j < V::size; ++j) {
+        const int64_t* e = bits.of[bytes[j]];
+        for (unsigned b = 0; b < 8; ++b) c[8 * j + b] += e[b] << p;
       }
+    }
   }
 }
 
