@@ -1,9 +1,33 @@
 """cogtensor: hyperdimensional computing on CogRecords in SQL, and tensors on Arrow data."""
 
-from cogtensor import _kernels, arrow, cogrecord, hdc, quant
+import builtins as _builtins
+
+from cogtensor import _kernels, arrow, cogrecord, hdc, nn, quant
+from cogtensor.creation import (
+    arange, as_tensor, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
+    randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .int, .float)
+    bfloat16, bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
+    int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
+)
+from cogtensor.errors import ShapeError
+from cogtensor.ops.elementwise import *  # noqa: F403 - function forms (add, exp, where, ...)
+from cogtensor.ops.indexing import *  # noqa: F403
+from cogtensor.ops.products import *  # noqa: F403
+from cogtensor.ops.reduction import *  # noqa: F403
+from cogtensor.ops.views import cat, stack
+from cogtensor.random import Generator, initial_seed, manual_seed, seed
+from cogtensor.tensor import Size, Tensor, from_dlpack, from_numpy
 
 __version__ = "0.1.0"
-__all__ = ["arrow", "cogrecord", "hdc", "quant", "kernels_info", "get_num_threads", "set_num_threads"]
+
+# function forms of the view methods: cogtensor.transpose(x, 0, 1) == x.transpose(0, 1)
+reshape, transpose, swapaxes, permute = Tensor.reshape, Tensor.transpose, Tensor.swapaxes, Tensor.permute
+squeeze, unsqueeze, flatten, unflatten = Tensor.squeeze, Tensor.unsqueeze, Tensor.flatten, Tensor.unflatten
+narrow, split, chunk, unbind = Tensor.narrow, Tensor.split, Tensor.chunk, Tensor.unbind
+broadcast_to, clone, numel = Tensor.broadcast_to, Tensor.clone, Tensor.numel
+concat = concatenate = cat
 
 
 def kernels_info() -> dict:
@@ -26,13 +50,13 @@ def kernels_info() -> dict:
     }
 
 
-def get_num_threads() -> int:
+def get_num_threads() -> "_builtins.int":
     """Threads a large kernel call splits over (``COGTENSOR_NUM_THREADS`` or the core count)."""
     return _kernels.num_threads()
 
 
-def set_num_threads(n: int) -> None:
+def set_num_threads(n) -> None:
     """Set the kernel thread count (as ``torch.set_num_threads``); must be >= 1."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, _builtins.bool) or not isinstance(n, _builtins.int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
     _kernels.set_num_threads(n)

@@ -1,0 +1,190 @@
+"""Tensor creation: from data, filled, ranges, identity and random, with torch's
+dtype inference (Python floats -> the default dtype, ints -> int64, bools -> bool)."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from cogtensor import dtypes
+from cogtensor.ops.views import size_args
+from cogtensor.random import Generator, rng
+from cogtensor.tensor import Tensor
+
+__all__ = ["tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand",
+           "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
+           "rand_like", "randn_like", "randint_like"]
+
+
+def _infer(data) -> dtypes.dtype:
+    """torch.tensor's dtype for Python data: bool, int64 or the default float."""
+    flat = np.asarray(data, dtype=object).ravel()
+    kinds = {type(v) for v in flat}
+    if kinds and kinds <= {builtins.bool, np.bool_}:
+        return dtypes.bool
+    if kinds and all(issubclass(k, (builtins.int, np.integer, builtins.bool, np.bool_)) for k in kinds):
+        return dtypes.int64
+    return dtypes.get_default_dtype()
+
+
+def _numpy_of(data, dtype: dtypes.dtype | None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype.numpy, copy=False)
+    if isinstance(data, (np.generic,)):
+        return np.asarray(data, dtype=None if dtype is None else dtype.numpy)
+    if dtype is None:
+        dtype = _infer(data)
+    return np.asarray(data, dtype=dtype.numpy)
+
+
+def tensor(data, dtype: dtypes.dtype | None = None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors).
+
+    Example:
+        >>> tensor([[1, 2], [3, 4]]).dtype
+        cogtensor.int64
+    """
+    out = _numpy_of(data, dtype)
+    dtypes.from_numpy_dtype(out.dtype)
+    return Tensor(np.array(out, copy=True))
+
+
+def as_tensor(data, dtype: dtypes.dtype | None = None) -> Tensor:
+    """Like :func:`tensor`, but shares memory with a numpy array or tensor when no conversion is needed."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
+        return data
+    return Tensor(np.asarray(_numpy_of(data, dtype)))
+
+
+def _filled(size, fill, dtype: dtypes.dtype | None, op: str) -> Tensor:
+    shape = size_args(size, op)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: negative dimension in size {list(shape)}")
+    d = dtype or (dtypes.result_type(fill) if fill is not None else dtypes.get_default_dtype())
+    out = np.empty(shape, dtype=d.numpy) if fill is None else np.full(shape, fill, dtype=d.numpy)
+    return Tensor(out)
+
+
+def zeros(*size, dtype: dtypes.dtype | None = None) -> Tensor:
+    return _filled(size, 0.0, dtype or dtypes.get_default_dtype(), "zeros")
+
+
+def ones(*size, dtype: dtypes.dtype | None = None) -> Tensor:
+    return _filled(size, 1.0, dtype or dtypes.get_default_dtype(), "ones")
+
+
+def empty(*size, dtype: dtypes.dtype | None = None) -> Tensor:
+    return _filled(size, None, dtype, "empty")
+
+
+def full(size, fill_value, dtype: dtypes.dtype | None = None) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it, as torch.full)."""
+    return _filled((size,) if isinstance(size, int) else tuple(size), fill_value, dtype, "full")
+
+
+def arange(start, end=None, step=1, dtype: dtypes.dtype | None = None) -> Tensor:
+    """Values from start (default 0) up to end, exclusive, by step: int64 for integer
+    arguments, the default float dtype otherwise."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign "
+                         f"(start={start}, end={end}, step={step})")
+    d = dtype or dtypes.result_type(start, end, step)
+    count = max(0, math.ceil((end - start) / step))
+    return Tensor((start + step * np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64)).astype(d.numpy))
+
+
+def linspace(start, end, steps: int, dtype: dtypes.dtype | None = None) -> Tensor:
+    """``steps`` evenly spaced values from start to end inclusive (default float dtype)."""
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    d = dtype or dtypes.get_default_dtype()
+    return Tensor(np.linspace(start, end, steps, dtype=np.float64).astype(d.numpy))
+
+
+def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
+    """The (n, m) identity matrix (m defaults to n)."""
+    if n < 0 or (m is not None and m < 0):
+        raise ValueError(f"eye: n and m must be non-negative, got n={n}, m={m}")
+    return Tensor(np.eye(n, m, dtype=(dtype or dtypes.get_default_dtype()).numpy))
+
+
+def _random_shape(size, op):
+    shape = size_args(size, op)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: negative dimension in size {list(shape)}")
+    return shape
+
+
+def _floating(dtype, op) -> dtypes.dtype:
+    d = dtype or dtypes.get_default_dtype()
+    if not d.is_floating_point:
+        raise TypeError(f"{op}: expected a floating dtype, got {d}")
+    return d
+
+
+def rand(*size, generator: Generator | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    d = _floating(dtype, "rand")
+    return Tensor(rng(generator).random(_random_shape(size, "rand")).astype(d.numpy))
+
+
+def randn(*size, generator: Generator | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
+    """Standard normal samples."""
+    d = _floating(dtype, "randn")
+    return Tensor(rng(generator).standard_normal(_random_shape(size, "randn")).astype(d.numpy))
+
+
+def randint(low, high=None, size=None, generator: Generator | None = None,
+            dtype: dtypes.dtype | None = None) -> Tensor:
+    """Integers uniform in [low, high) (``randint(high, size)`` starts at 0); int64 by default."""
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: missing the size argument")
+    if high <= low:
+        raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
+    d = dtype or dtypes.int64
+    return Tensor(rng(generator).integers(low, high, _random_shape((size,), "randint")).astype(d.numpy))
+
+
+def randperm(n: int, generator: Generator | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64 by default)."""
+    if n < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
+    return Tensor(rng(generator).permutation(n).astype((dtype or dtypes.int64).numpy))
+
+
+def zeros_like(t: Tensor, dtype=None) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype)
+
+
+def ones_like(t: Tensor, dtype=None) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype)
+
+
+def empty_like(t: Tensor, dtype=None) -> Tensor:
+    return empty(t.shape, dtype=dtype or t.dtype)
+
+
+def full_like(t: Tensor, fill_value, dtype=None) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype)
+
+
+def rand_like(t: Tensor, dtype=None, generator=None) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, generator=generator)
+
+
+def randn_like(t: Tensor, dtype=None, generator=None) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, generator=generator)
+
+
+def randint_like(t: Tensor, low, high=None, dtype=None, generator=None) -> Tensor:
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, generator=generator)

@@ -1,0 +1,1 @@
+"""Tensor operations, grouped by family; each module adds methods to Tensor."""

@@ -1,0 +1,271 @@
+"""cogtensor.Tensor: an n-d strided array with PyTorch semantics, backed by numpy.
+
+A Tensor holds a numpy array (possibly a zero-copy view of an Arrow buffer or of
+another tensor). Views share that memory; ``numpy()``, ``from_numpy`` and
+DLPack exchange it without copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from cogtensor import arrow, dtypes
+from cogtensor.ops.elementwise import ElementwiseOps
+from cogtensor.ops.indexing import IndexingOps
+from cogtensor.ops.products import ProductOps
+from cogtensor.ops.reduction import ReductionOps
+from cogtensor.ops.views import ViewOps, index_key, normalize_dim
+
+__all__ = ["Tensor", "Size", "from_numpy", "from_dlpack"]
+
+
+class Size(tuple):
+    """A tensor shape: a tuple of ints (``torch.Size``)."""
+
+    def __repr__(self) -> str:
+        return f"cogtensor.Size({list(self)})"
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
+    """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
+    :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
+
+    __slots__ = ("_data", "__weakref__")
+    __hash__ = object.__hash__  # identity, as torch (element-wise __eq__ comes with the ops)
+
+    def __init__(self, data: np.ndarray):
+        if not isinstance(data, np.ndarray):
+            raise TypeError("Tensor(...) wraps a numpy array; use cogtensor.tensor(data) to build one from data")
+        dtypes.from_numpy_dtype(data.dtype)  # refuse dtypes tensors do not hold
+        self._data = data
+
+    @classmethod
+    def _wrap(cls, array) -> Tensor:
+        """A tensor over `array` (numpy scalars from 0-d results become 0-d arrays)."""
+        return cls(array if isinstance(array, np.ndarray) else np.asarray(array))
+
+    # ----------------------------------------------------------------- metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def size(self, dim: int | None = None):
+        """The shape, or the size of one dimension."""
+        if dim is None:
+            return self.shape
+        return self._data.shape[normalize_dim(dim, self.ndim, "size")] if self.ndim else 1
+
+    def stride(self, dim: int | None = None):
+        """Strides in elements (not bytes), as torch."""
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[normalize_dim(dim, self.ndim, "stride")]
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def contiguous(self) -> Tensor:
+        """Self if already C-contiguous, else a contiguous copy."""
+        return self if self.is_contiguous() else self._wrap(np.ascontiguousarray(self._data))
+
+    def clone(self) -> Tensor:
+        return self._wrap(self._data.copy())
+
+    # -------------------------------------------------------------- conversion
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        value = self._data.reshape(()).item() if self.dtype is not dtypes.bfloat16 else float(self._data.reshape(()))
+        return value
+
+    def tolist(self):
+        """Nested Python lists (a number for a 0-d tensor)."""
+        data = self._data.astype(np.float32) if self.dtype is dtypes.bfloat16 else self._data
+        return data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying numpy array (shared memory, no copy)."""
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError("__array__: a dtype change needs a copy")
+        out = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return out.copy() if copy else out
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    @classmethod
+    def from_arrow(cls, array) -> Tensor:
+        """A tensor over an Arrow array without copying.
+
+        ``FixedSizeList`` (nested for more dimensions) and ``arrow.fixed_shape_tensor``
+        arrays become ``(n, ...)`` tensors; a ``pyarrow.Tensor`` keeps its shape; a
+        primitive numeric array becomes 1-d. Nulls raise ValueError.
+        """
+        if isinstance(array, pa.Tensor):
+            return cls(array.to_numpy())
+        if isinstance(array, (pa.Array, pa.ChunkedArray)) and (
+            pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_boolean(array.type)
+        ):
+            if array.null_count:
+                raise ValueError(f"from_arrow: the array holds {array.null_count} null(s)")
+            return cls(np.asarray(array.to_numpy(zero_copy_only=not pa.types.is_boolean(array.type))))
+        return cls(arrow.to_numpy(array))
+
+    def to_arrow(self) -> pa.Array:
+        """An Arrow array over this tensor's memory (contiguous tensors are not copied).
+
+        1-d -> a primitive array; n-d -> an ``arrow.fixed_shape_tensor`` array of
+        ``shape[0]`` tensors of shape ``shape[1:]``.
+        """
+        if self.ndim == 0:
+            raise ValueError("to_arrow: a 0-d tensor has no rows; use t.reshape(1)")
+        if self.dtype is dtypes.bfloat16:
+            raise TypeError("to_arrow: Arrow has no bfloat16 type; convert with .float() first")
+        data = np.ascontiguousarray(self._data)
+        if self.ndim == 1:
+            return pa.Array.from_buffers(pa.from_numpy_dtype(data.dtype), len(data), [None, pa.py_buffer(data)]) \
+                if data.dtype != np.bool_ else pa.array(data)
+        return arrow.fixed_shape_tensor_from_numpy(data)
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """Convert to a dtype (``t.to(cogtensor.float64)``, ``t.to(other)``); ``"cpu"`` is accepted.
+
+        Returns self when nothing changes, as torch.
+        """
+        target = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, dtypes.dtype):
+                target = a
+            elif isinstance(a, Tensor):
+                target = a.dtype
+            elif a not in ("cpu", None):
+                raise TypeError(f"to: expected a dtype, a tensor or 'cpu', got {a!r}")
+        copy = kwargs.get("copy", False)
+        if target is None or (target is self.dtype and not copy):
+            return self.clone() if copy else self
+        return self._wrap(self._data.astype(target.numpy))
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(dtypes.bfloat16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def char(self):
+        return self.to(dtypes.int8)
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def bool(self):
+        return self.to(dtypes.bool)
+
+    # ---------------------------------------------------------- python protocol
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __getitem__(self, key) -> Tensor:
+        """numpy/torch indexing: ints, slices (positive steps), None, ..., integer and
+        boolean tensors or arrays. Basic indexing returns a view."""
+        return self._wrap(self._data[index_key(key)])
+
+    def __setitem__(self, key, value) -> None:
+        self._data[index_key(key)] = value._data if isinstance(value, Tensor) else value
+
+    def __repr__(self) -> str:
+        data = self._data.astype(np.float32) if self.dtype is dtypes.bfloat16 else self._data
+        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        default = self.dtype in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool)
+        suffix = "" if default and self.numel() else f", size={list(self.shape)}" if not self.numel() else ""
+        if not default:
+            suffix += f", dtype={self.dtype}"
+        return f"tensor({body}{suffix})"
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory (torch.from_numpy); TypeError for unsupported dtypes."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def from_dlpack(obj) -> Tensor:
+    """A tensor sharing the memory of any DLPack producer (torch tensors, numpy arrays, ...)."""
+    return Tensor(np.from_dlpack(obj))
