@@ -162,6 +162,7 @@ def test_pack_missing_parts_are_zero():
     meta = np.array([[1], [2]], np.uint64)
     only_meta = pack(meta=meta)
     assert only_meta[:, 0].tolist() == [1, 2] and not only_meta[:, 1:].any()
+    np.testing.assert_array_equal(pack(meta=meta.astype(">u8")), only_meta)  # big-endian words stored little-endian
     empty = pack(np.zeros((0, 4), np.uint64), np.zeros((0, 4096), np.uint8), np.zeros((0, 1024), np.float32))
     assert empty.shape == (0, 8192)
 

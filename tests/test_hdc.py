@@ -196,6 +196,15 @@ def test_cascade_range_is_exact(isa, threads, w):
         np.testing.assert_array_equal(res.distances, d[order])
 
 
+def test_cascade_accepts_integers_beyond_64_bits():
+    base = rand_rows(50, 16)
+    everything = hdc.topk(base[0], base, 50)
+    res = hdc.cascade_search(base[0], base, threshold=2**64)  # every record is within range
+    np.testing.assert_array_equal(res.indices, everything.indices)
+    res = hdc.cascade_search(base[0], base, 5, stages=(2**70, 2**65), sigmas=float("inf"))  # 1-byte prefixes
+    np.testing.assert_array_equal(res.distances, everything.distances[:5])
+
+
 def test_strided_container_views(isa, threads):
     recs = rand_rows(64, cogrecord.RECORD_BYTES)
     for c in range(4):
@@ -219,6 +228,26 @@ def test_arrow_inputs():
     binary = pa.array([bytes(r) for r in x], pa.binary())
     np.testing.assert_array_equal(hdc.bind(binary, pa.scalar(bytes(x[1]), pa.binary(16))), x ^ x[1])
     assert int(hdc.hamming(bytes(x[0]), bytearray(x[1]))) == ref_hamming(x[0], x[1])
+
+
+def test_arrow_scalars_are_single_records():
+    a = rng.integers(-128, 128, (6, 8), dtype=np.int8)
+    fsb = pa.Array.from_buffers(pa.binary(8), 6, [None, pa.py_buffer(a)])
+    lists = pa.FixedSizeListArray.from_arrays(pa.array(a.ravel()), 8)
+    ref = (a.astype(np.int64) * a[2]).sum(1)
+    np.testing.assert_array_equal(hdc.int8_dot(fsb[2], a), ref)  # FixedSizeBinary bytes read as int8
+    np.testing.assert_array_equal(hdc.int8_dot(lists[2], lists), ref)
+    np.testing.assert_allclose(hdc.int8_cosine(lists[2], fsb), hdc.int8_cosine(a[2], a))
+    x = a.view(np.uint8)
+    as_uint8_list = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 8)
+    np.testing.assert_array_equal(hdc.hamming(as_uint8_list[1], x), ref_hamming(x[1], x))
+
+
+def test_permute_by_integers_beyond_64_bits(isa):
+    x = rand_rows(3, 5)
+    for k in [2**64 + 5, -(2**70) - 3, 2**200, np.uint64(2**64 - 1)]:
+        expect = np.packbits(np.roll(bits(x), int(k) % 40, axis=1), axis=1, bitorder="little")
+        np.testing.assert_array_equal(hdc.permute(x, k), expect)
 
 
 def test_int8_dot_and_cosine(isa, threads):
@@ -333,6 +362,9 @@ BAD_CALLS = [
     (lambda: hdc.hamming(pa.array([b"ab", None], pa.binary(2)), b"ab"), ValueError, "null"),
     (lambda: hdc.hamming(pa.array([b"ab", b"abc"]), b"ab"), ValueError, "same length"),
     (lambda: hdc.hamming(pa.scalar(None, pa.binary(2)), b"ab"), ValueError, "null"),
+    (lambda: hdc.hamming(pa.scalar(3), b"ab"), TypeError, "binary or FixedSizeList scalar, got int64"),
+    (lambda: hdc.hamming(pa.scalar("ab"), b"ab"), TypeError, "got string"),
+    (lambda: hdc.permute(np.zeros(8, np.uint8), True), TypeError, "integer"),
 ]
 
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import cogtensor
@@ -66,3 +67,31 @@ def test_num_threads_env_and_setter():
 def test_set_isa_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown ISA"):
         _kernels.set_isa("mmx")
+
+
+def test_threads_the_system_refuses_do_not_crash():
+    # 1250 threads of 8 MB stacks cannot fit under a 256 MB address-space limit:
+    # thread creation fails and the remaining chunks run on the calling thread
+    code = """
+import resource
+import numpy as np
+import cogtensor
+from cogtensor import hdc
+a = np.arange(20000 * 8, dtype=np.uint8).reshape(20000, 8)
+vm = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
+cogtensor.set_num_threads(4096)
+print(int(hdc.hamming_matrix(a, a[:1]).sum()), int(hdc.popcount(a).sum()))
+"""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("uses /proc and RLIMIT_AS")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    a = np.arange(20000 * 8, dtype=np.uint8).reshape(20000, 8)
+    expect = np.bitwise_count(a ^ a[:1]).sum(), np.bitwise_count(a).sum()
+    assert out.stdout.split() == [str(int(v)) for v in expect]
+
+
+def test_num_threads_env_out_of_range_is_an_error():
+    out = run_info({"COGTENSOR_NUM_THREADS": "99999999999999999999"})
+    assert out.returncode != 0 and "COGTENSOR_NUM_THREADS" in out.stderr

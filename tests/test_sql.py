@@ -324,6 +324,15 @@ def test_hamming_topk_edge_cases(ctx, data):
     assert column(ctx, f"SELECT id FROM hamming_topk('c1', 'c', X'{c1[3].tobytes().hex()}', 5)") == ok[top].tolist()
 
 
+def test_hamming_topk_finds_tables_by_exact_or_sql_name(ctx, data):
+    csql.bind_query(ctx, "q64", data.a[5])
+    expect = column(ctx, "SELECT id FROM hamming_topk('small', 'a', 'q64', 4)")
+    register(ctx, "MixedCase", data.tables["small"])  # registered as mixedcase, as SQL folds it
+    ctx.sql('CREATE VIEW "Quo""ted" AS SELECT * FROM small').collect()
+    for name in ["MixedCase", "mixedcase", 'Quo"ted', "datafusion.public.small"]:
+        assert column(ctx, f"SELECT id FROM hamming_topk('{name}', 'a', 'q64', 4)") == expect
+
+
 def test_context_is_freed_with_its_bound_queries(data):
     ctx = csql.context(widths=[64])
     register(ctx, "small", data.tables["small"])
@@ -356,6 +365,9 @@ def test_context_is_freed_with_its_bound_queries(data):
     ("SELECT quantize_64(arrow_cast(f, 'FixedSizeList(64, Float32)')) FROM (SELECT array_repeat("
      "arrow_cast('NaN', 'Float32'), 64) f) t", ["quantize_64:", "NaN"]),
     ("SELECT bundle_weighted_64(a, 3000000000) FROM small", ["bundle_weighted_64:", "32 bits"]),
+    (f"SELECT * FROM hamming_topk('nope', 'a', X'{'00' * 64}', 3)", ["hamming_topk:", "no table named 'nope'"]),
+    (f"SELECT * FROM hamming_topk(5, 'a', X'{'00' * 64}', 3)", ["hamming_topk:", "table must be a name", "got 5"]),
+    (f"SELECT * FROM hamming_topk('small', NULL, X'{'00' * 64}', 3)", ["hamming_topk:", "column must be", "None"]),
     (f"SELECT * FROM hamming_topk('small', 'nope', X'{'00' * 64}', 3)", ["hamming_topk:", "no column 'nope'"]),
     ("SELECT * FROM hamming_topk('small', 'a', 'unbound', 3)", ["hamming_topk:", "no query bound as 'unbound'"]),
     ("SELECT * FROM hamming_topk('small', 'a', X'00', 3)",

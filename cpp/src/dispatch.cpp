@@ -1,5 +1,6 @@
 // CPU detection and the active kernel table, chosen once at import.
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -41,8 +42,9 @@ std::atomic<size_t> g_threads{0};
 size_t default_threads() {
   if (const char* env = std::getenv("COGTENSOR_NUM_THREADS")) {
     char* end = nullptr;
+    errno = 0;
     long v = std::strtol(env, &end, 10);
-    if (end == env || *end != '\0' || v < 1)
+    if (end == env || *end != '\0' || v < 1 || errno == ERANGE)
       throw std::invalid_argument(std::string("COGTENSOR_NUM_THREADS must be a positive integer, got '") +
                                   env + "'");
     return static_cast<size_t>(v);

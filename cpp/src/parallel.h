@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -40,8 +41,14 @@ void parallel_for(size_t n, size_t chunks, F&& f) {
   }
   std::vector<std::thread> workers;
   workers.reserve(chunks - 1);
-  for (size_t c = 1; c < chunks; ++c)
-    workers.emplace_back([&f, c, step, n] { f(c, std::min(n, c * step), std::min(n, (c + 1) * step)); });
+  size_t c = 1;
+  try {
+    for (; c < chunks; ++c)
+      workers.emplace_back([&f, c, step, n] { f(c, std::min(n, c * step), std::min(n, (c + 1) * step)); });
+  } catch (const std::system_error&) {
+    // the system refused another thread (thread count far above the cores): run the rest here
+  }
+  for (size_t rest = c; rest < chunks; ++rest) f(rest, std::min(n, rest * step), std::min(n, (rest + 1) * step));
   f(size_t{0}, size_t{0}, std::min(n, step));
   for (auto& w : workers) w.join();
 }

@@ -149,7 +149,7 @@ def pack(meta=None, payload=None, embedding=None, *, n: int | None = None) -> np
     out = np.zeros((rows, RECORD_BYTES), dtype=np.uint8)
     if "meta" in given:
         m = given["meta"]
-        if m.dtype != np.uint64:
+        if m.dtype.kind != "u" or m.dtype.itemsize != 8:  # uint64 of either byte order
             raise TypeError(f"pack: meta must be uint64 words, got {m.dtype}")
         if m.ndim != 2 or m.shape[1] > USER_META_WORDS:
             raise ValueError(f"pack: meta must be (n, k) uint64 with k <= {USER_META_WORDS}, got shape {m.shape}")

@@ -55,9 +55,7 @@ def _as_rows(x, name: str, dtype=np.uint8) -> tuple[np.ndarray, bool]:
     if isinstance(x, (bytes, bytearray, memoryview)):
         x = np.frombuffer(x, dtype=np.uint8)
     elif isinstance(x, pa.Scalar):
-        if not x.is_valid:
-            raise ValueError(f"{name}: got a null record")
-        x = np.frombuffer(x.as_buffer(), dtype=np.uint8)
+        x = _scalar_values(x, name)
     elif isinstance(x, (pa.Array, pa.ChunkedArray)):
         x = to_numpy(x)
     elif not isinstance(x, np.ndarray):
@@ -75,10 +73,24 @@ def _as_rows(x, name: str, dtype=np.uint8) -> tuple[np.ndarray, bool]:
     return rows, single
 
 
+def _scalar_values(x: pa.Scalar, name: str) -> np.ndarray:
+    """One Arrow value as a 1-d array: binary bytes (no copy) or a FixedSizeList's values."""
+    if not x.is_valid:
+        raise ValueError(f"{name}: got a null record")
+    t = x.type
+    if pa.types.is_fixed_size_binary(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t) \
+            or pa.types.is_binary_view(t):
+        return np.frombuffer(x.as_buffer(), dtype=np.uint8)
+    try:
+        return to_numpy(pa.repeat(x, 1))[0]
+    except TypeError:
+        raise TypeError(f"{name}: expected a binary or FixedSizeList scalar, got {t}") from None
+
+
 def _as_int8_rows(x, name: str) -> tuple[np.ndarray, bool]:
     """Like _as_rows for int8 vectors; Arrow binary or list<int8> values are viewed as int8."""
-    if isinstance(x, (pa.Array, pa.ChunkedArray)):
-        x = to_numpy(x)
+    if isinstance(x, (pa.Array, pa.ChunkedArray, pa.Scalar)):
+        x = _scalar_values(x, name) if isinstance(x, pa.Scalar) else to_numpy(x)
         x = x.view(np.int8) if x.dtype == np.uint8 else x
     elif isinstance(x, (bytes, bytearray, memoryview)):
         x = np.frombuffer(x, dtype=np.int8)
@@ -110,7 +122,8 @@ def random(n: int, width: int = 8192, seed: int | None = None) -> np.ndarray:
     """``n`` random records of ``width`` bytes (each bit 1 with probability 1/2).
 
     The same ``seed`` gives the same records on every machine; row 0 of
-    ``random(n, w, seed)`` is the record SQL's ``hdc_random(seed, w)`` returns.
+    ``random(n, w, seed)`` is the record SQL's ``hdc_random_<w>(seed)`` returns
+    (``hdc_random(seed)`` for w = 8192).
 
     Returns:
         ``(n, width)`` uint8.
@@ -208,6 +221,8 @@ def permute(x, k=1) -> np.ndarray:
         uint8 of the same shape as ``x``.
     """
     rows, single = _as_rows(x, "permute")
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+        k = int(k) % (rows.shape[1] * 8)  # any Python int, even beyond 64 bits
     shifts = np.asarray(k)
     if shifts.dtype.kind not in "iu" or shifts.ndim > 1:
         raise TypeError(f"permute: k must be an integer or a 1-d integer array, got {shifts.dtype}{list(shifts.shape)}")
@@ -314,14 +329,15 @@ def cascade_search(query, base, k: int | None = None, *, threshold: int | None =
     """
     if (k is None) == (threshold is None):
         raise ValueError("cascade_search: give exactly one of k (top-k mode) or threshold (range mode)")
-    s1, s2 = (_count(s, "stages") for s in stages)
+    # beyond 64 bits nothing changes (a prefix is at least 1 byte; no distance reaches 2**64)
+    s1, s2 = (min(_count(s, "stages"), _U64 - 1) for s in stages)
     if not s1 >= s2 >= 1:
         raise ValueError(f"cascade_search: stages must satisfy stages[0] >= stages[1] >= 1, got {stages}")
     if threshold is not None:
         rq, rb, single, _ = _same_width(query, base, "cascade_search")
         if not single:
             raise ValueError("cascade_search: range mode takes one query record (W,)")
-        return TopK(*_kernels.cascade_range(rq, rb, _count(threshold, "threshold"), s1, s2))
+        return TopK(*_kernels.cascade_range(rq, rb, min(_count(threshold, "threshold"), _U64 - 1), s1, s2))
     if not sigmas >= 0:
         raise ValueError(f"cascade_search: sigmas must be >= 0, got {sigmas}")
     rq, rb, k, single = _search_args(query, base, k, "cascade_search")

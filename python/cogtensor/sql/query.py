@@ -72,9 +72,20 @@ def _literal(expr, what: str):
     return value.as_py() if isinstance(value, pa.Scalar) else value
 
 
+def _table(ctx: SessionContext, name: str):
+    """The table (or view) named exactly ``name``, else as SQL resolves it unquoted:
+    ``ctx.from_arrow(t, "MyT")`` registers ``myt``, which ``'MyT'`` then finds."""
+    for reference in ('"' + name.replace('"', '""') + '"', name):
+        try:
+            return ctx.table(reference)
+        except Exception:  # noqa: BLE001, S112 - KeyError or a DataFusion error: try the next form
+            continue
+    raise ValueError(f"hamming_topk: no table named {name!r}")
+
+
 def _scan_topk(ctx: SessionContext, table: str, column: str, q: np.ndarray, k: int) -> pa.Table:
     """k nearest rows of `table` by `column`, one top-k kernel call per batch."""
-    frame = ctx.sql(f'SELECT * FROM "{table}"')
+    frame = _table(ctx, table)
     schema = frame.schema()
     if column not in schema.names:
         raise ValueError(f"hamming_topk: table {table!r} has no column {column!r}")
@@ -115,6 +126,9 @@ def _hamming_topk(ctx: SessionContext):
         if ctx is None:
             raise ValueError("hamming_topk: its SessionContext no longer exists")
         table, column, k = _literal(table, "table"), _literal(column, "column"), _literal(k, "k")
+        for what, name in (("table", table), ("column", column)):
+            if not isinstance(name, str):
+                raise ValueError(f"hamming_topk: {what} must be a name in quotes, got {name!r}")
         value = _literal(query, "query")
         if value is None:
             raise ValueError("hamming_topk: query is NULL; expected a record or the name of a bound query")
