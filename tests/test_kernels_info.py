@@ -62,6 +62,13 @@ def test_num_threads_env_and_setter():
         cogtensor.set_num_threads(before)
     with pytest.raises(ValueError, match="positive integer"):
         cogtensor.set_num_threads(0)
+    with pytest.raises(ValueError, match="at most 65536"):
+        cogtensor.set_num_threads(2**64)
+    try:
+        cogtensor.set_num_threads(np.int64(3))  # numpy integers are integers
+        assert cogtensor.get_num_threads() == 3
+    finally:
+        cogtensor.set_num_threads(before)
 
 
 def test_set_isa_rejects_unknown_names():

@@ -1,6 +1,7 @@
 """cogtensor: hyperdimensional computing on CogRecords in SQL, and tensors on Arrow data."""
 
 import builtins as _builtins
+import operator as _operator
 
 from cogtensor import _kernels, arrow, cogrecord, hdc, nn, quant
 from cogtensor.creation import (
@@ -56,7 +57,11 @@ def get_num_threads() -> "_builtins.int":
 
 
 def set_num_threads(n) -> None:
-    """Set the kernel thread count (as ``torch.set_num_threads``); must be >= 1."""
-    if isinstance(n, _builtins.bool) or not isinstance(n, _builtins.int) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
-    _kernels.set_num_threads(n)
+    """Set the kernel thread count (as ``torch.set_num_threads``): an integer in [1, 65536]."""
+    try:
+        count = _operator.index(n)
+    except TypeError:
+        count = None
+    if isinstance(n, _builtins.bool) or count is None or not 1 <= count <= 65536:
+        raise ValueError(f"set_num_threads: expected a positive integer (at most 65536), got {n!r}")
+    _kernels.set_num_threads(count)
