@@ -12,7 +12,7 @@ from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .i
     bfloat16, bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
     int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
 )
-from cogtensor.errors import ShapeError
+from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError, ValueRangeError
 from cogtensor.ops.elementwise import *  # noqa: F403 - function forms (add, exp, where, ...)
 from cogtensor.ops.indexing import *  # noqa: F403
 from cogtensor.ops.products import *  # noqa: F403

@@ -13,22 +13,38 @@ from cogtensor.ops.views import size_args
 from cogtensor.random import Generator, rng
 from cogtensor.tensor import Tensor
 
+# values beyond a dtype's range become inf (as torch.tensor does), without numpy's RuntimeWarning
+_quiet = np.errstate(over="ignore", invalid="ignore")
+
 __all__ = ["tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand",
            "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
            "rand_like", "randn_like", "randint_like"]
 
 
 def _infer(data) -> dtypes.dtype:
-    """torch.tensor's dtype for Python data: bool, int64 or the default float."""
-    flat = np.asarray(data, dtype=object).ravel()
-    kinds = {type(v) for v in flat}
-    if kinds and kinds <= {builtins.bool, np.bool_}:
-        return dtypes.bool
-    if kinds and all(issubclass(k, (builtins.int, np.integer, builtins.bool, np.bool_)) for k in kinds):
-        return dtypes.int64
-    return dtypes.get_default_dtype()
+    """torch.tensor's dtype for Python data: the promotion of its elements' types, where
+    bools are bool, ints int64, floats the default dtype, and numpy scalars, arrays
+    and tensors keep theirs (``[1, 2.5]`` -> float32, ``[np.int32(1)]`` -> int32)."""
+    found, todo = None, [data]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (list, tuple)):
+            todo.extend(v)
+            continue
+        if isinstance(v, Tensor):
+            d = v.dtype
+        elif isinstance(v, (np.ndarray, np.generic)):
+            d = dtypes.from_numpy_dtype(v.dtype)
+        elif isinstance(v, (builtins.bool, builtins.int, builtins.float)):
+            d = dtypes.result_type(v)
+        else:
+            raise TypeError(f"tensor: can't build a tensor from a {type(v).__name__}; expected numbers, "
+                            "nested lists of numbers, numpy arrays or tensors")
+        found = d if found is None else dtypes.promote_types(found, d)
+    return found or dtypes.get_default_dtype()
 
 
+@_quiet
 def _numpy_of(data, dtype: dtypes.dtype | None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
@@ -60,6 +76,7 @@ def as_tensor(data, dtype: dtypes.dtype | None = None) -> Tensor:
     return Tensor(np.asarray(_numpy_of(data, dtype)))
 
 
+@_quiet
 def _filled(size, fill, dtype: dtypes.dtype | None, op: str) -> Tensor:
     shape = size_args(size, op)
     if any(s < 0 for s in shape):
@@ -86,9 +103,11 @@ def full(size, fill_value, dtype: dtypes.dtype | None = None) -> Tensor:
     return _filled((size,) if isinstance(size, int) else tuple(size), fill_value, dtype, "full")
 
 
+@_quiet
 def arange(start, end=None, step=1, dtype: dtypes.dtype | None = None) -> Tensor:
     """Values from start (default 0) up to end, exclusive, by step: int64 for integer
     arguments, the default float dtype otherwise."""
+    start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -101,12 +120,26 @@ def arange(start, end=None, step=1, dtype: dtypes.dtype | None = None) -> Tensor
     return Tensor((start + step * np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64)).astype(d.numpy))
 
 
+@_quiet
 def linspace(start, end, steps: int, dtype: dtypes.dtype | None = None) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive (default float dtype)."""
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     d = dtype or dtypes.get_default_dtype()
-    return Tensor(np.linspace(start, end, steps, dtype=np.float64).astype(d.numpy))
+    # torch's kernel, bit for bit: integer bounds cast first, step in float64 for integers,
+    # else in the dtype (float32 for half types); values start + step*i for the first half
+    # and end - step*(steps-1-i) for the second, each a fused multiply-add (a wider type here)
+    calc = np.float32 if d.is_floating_point and d is not dtypes.float64 else np.float64
+    wide = np.longdouble if calc is np.float64 else np.float64
+    if not d.is_floating_point:
+        start, end = builtins.int(start), builtins.int(end)
+    start, end = calc(start), calc(end)
+    step = wide((end - start) / calc(max(steps - 1, 1)))
+    i = np.arange(steps, dtype=wide)
+    out = np.where(i < steps // 2, wide(start) + step * i, wide(end) - step * (steps - 1 - i)).astype(calc)
+    if steps == 1:
+        out[0] = start
+    return Tensor(out.astype(d.numpy))
 
 
 def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
@@ -131,9 +164,12 @@ def _floating(dtype, op) -> dtypes.dtype:
 
 
 def rand(*size, generator: Generator | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
-    """Uniform samples in [0, 1)."""
-    d = _floating(dtype, "rand")
-    return Tensor(rng(generator).random(_random_shape(size, "rand")).astype(d.numpy))
+    """Uniform samples in [0, 1): multiples of 2**-digits of the dtype, so rounding never gives 1."""
+    d, shape, g = _floating(dtype, "rand"), _random_shape(size, "rand"), rng(generator)
+    if d in (dtypes.float32, dtypes.float64):
+        return Tensor(g.random(shape, dtype=d.numpy))
+    digits = 11 if d is dtypes.float16 else 8
+    return Tensor((g.integers(0, 1 << digits, shape) * 2.0**-digits).astype(d.numpy))
 
 
 def randn(*size, generator: Generator | None = None, dtype: dtypes.dtype | None = None) -> Tensor:
@@ -147,6 +183,8 @@ def randint(low, high=None, size=None, generator: Generator | None = None,
     """Integers uniform in [low, high) (``randint(high, size)`` starts at 0); int64 by default."""
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if size is None:
         raise TypeError("randint: missing the size argument")
     if high <= low:

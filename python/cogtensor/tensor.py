@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from cogtensor import arrow, dtypes
+from cogtensor.errors import ShapeError
 from cogtensor.ops.elementwise import ElementwiseOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
@@ -77,12 +78,22 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         """The shape, or the size of one dimension."""
         if dim is None:
             return self.shape
-        return self._data.shape[normalize_dim(dim, self.ndim, "size")] if self.ndim else 1
+        return self._data.shape[_dim_of(self, dim, "size")]
 
     def stride(self, dim: int | None = None):
-        """Strides in elements (not bytes), as torch."""
-        strides = tuple(s // self._data.itemsize for s in self._data.strides)
-        return strides if dim is None else strides[normalize_dim(dim, self.ndim, "stride")]
+        """Strides in elements (not bytes), as torch.
+
+        numpy gives new empty arrays zero strides and new size-1 dimensions stride 0;
+        torch reports ``size * stride`` of the next dimension there (contiguous
+        strides for a new empty tensor), and so does this.
+        """
+        shape, strides = self._data.shape, [s // self._data.itemsize for s in self._data.strides]
+        inner = 1
+        for i in reversed(range(len(shape))):
+            if strides[i] == 0 and (shape[i] == 1 or self._data.size == 0):
+                strides[i] = inner
+            inner = strides[i] * max(shape[i], 1)
+        return tuple(strides) if dim is None else strides[_dim_of(self, dim, "stride")]
 
     def element_size(self) -> int:
         return self._data.itemsize
@@ -98,7 +109,8 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         return self if self.is_contiguous() else self._wrap(np.ascontiguousarray(self._data))
 
     def clone(self) -> Tensor:
-        return self._wrap(self._data.copy())
+        """A copy with the same layout (torch's preserve_format: a transposed tensor stays transposed)."""
+        return self._wrap(self._data.copy(order="C" if 0 in self._data.strides else "K"))  # expanded: contiguous
 
     # -------------------------------------------------------------- conversion
     def item(self):
@@ -124,6 +136,9 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         return out.copy() if copy else out
 
     def __dlpack__(self, *args, **kwargs):
+        if self.dtype is dtypes.bfloat16:
+            raise BufferError("__dlpack__: numpy's DLPack has no bfloat16; export t.view(cogtensor.int16) and "
+                              "call .view(torch.bfloat16) on the result")
         return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
@@ -139,6 +154,8 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         """
         if isinstance(array, pa.Tensor):
             return cls(array.to_numpy())
+        if isinstance(array, pa.ChunkedArray):  # one chunk: zero copy; several: joined (a copy)
+            array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
         if isinstance(array, (pa.Array, pa.ChunkedArray)) and (
             pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_boolean(array.type)
         ):
@@ -179,7 +196,8 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         copy = kwargs.get("copy", False)
         if target is None or (target is self.dtype and not copy):
             return self.clone() if copy else self
-        return self._wrap(self._data.astype(target.numpy))
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e10 -> half is inf, as torch, without a warning
+            return self._wrap(self._data.astype(target.numpy))
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -227,7 +245,8 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+            many = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:
@@ -243,20 +262,70 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
 
     def __getitem__(self, key) -> Tensor:
         """numpy/torch indexing: ints, slices (positive steps), None, ..., integer and
-        boolean tensors or arrays. Basic indexing returns a view."""
-        return self._wrap(self._data[index_key(key)])
+        boolean tensors or arrays. Basic indexing returns a view (a 0-d one for all-int keys)."""
+        key = index_key(key)
+        out = self._data[key]
+        if not isinstance(out, np.ndarray):  # numpy gives a scalar copy; torch a 0-d view
+            out = self._data[(*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)]
+        return self._wrap(out)
 
     def __setitem__(self, key, value) -> None:
-        self._data[index_key(key)] = value._data if isinstance(value, Tensor) else value
+        key = index_key(key)
+        if not self._data.flags.writeable:
+            raise ValueError("setitem: this tensor is a read-only view (an expand()/broadcast_to() result or an "
+                             "Arrow buffer); write to a .clone() instead")
+        value = value._data if isinstance(value, Tensor) else value
+        try:
+            self._data[key] = value
+        except ValueError:
+            vshape, tshape = np.shape(value), np.shape(self._data[key])
+            try:  # the value broadcasts to the target, give or take leading 1s
+                both = np.broadcast_shapes(vshape, tshape)
+                fits = both[len(both) - len(tshape):] == tshape and set(both[: len(both) - len(tshape)]) <= {1}
+            except ValueError:
+                fits = False
+            if fits:
+                raise
+            raise ShapeError(f"setitem: value of shape {list(vshape)} cannot be broadcast to the indexed "
+                             f"shape {list(tshape)}") from None
 
     def __repr__(self) -> str:
+        """torch's format: 4 decimals (``1.5000``), ``1.`` when all values are integers,
+        ``1.0000e+05`` for wide ranges; dtype shown unless it is a default one."""
         data = self._data.astype(np.float32) if self.dtype is dtypes.bfloat16 else self._data
-        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
-        default = self.dtype in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool)
-        suffix = "" if default and self.numel() else f", size={list(self.shape)}" if not self.numel() else ""
-        if not default:
+        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                               max_line_width=80, formatter=_formatter(data))
+        suffix = f", size={tuple(self.shape)}" if not self.numel() and self.ndim != 1 else ""
+        if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
             suffix += f", dtype={self.dtype}"
         return f"tensor({body}{suffix})"
+
+
+def _dim_of(t: Tensor, dim, op: str) -> int:
+    """A dim of a tensor with dimensions (size/stride/unbind refuse 0-d tensors, as torch)."""
+    if t.ndim == 0:
+        raise IndexError(f"{op}: dimension specified as {dim} but tensor has no dimensions")
+    return normalize_dim(dim, t.ndim, op)
+
+
+def _formatter(data: np.ndarray) -> dict:
+    """array2string formatters that print like torch, padded to one width."""
+    if data.dtype == np.bool_:
+        return {"bool": lambda v: f"{v!s:>{5 if data.size and not data.all() else 4}}"}
+    if data.dtype.kind != "f":
+        return {}
+    finite = np.abs(data[np.isfinite(data) & (data != 0)].astype(np.float64))
+    integral = bool(np.all(finite == np.ceil(finite)))
+    big, small = (finite.max(), finite.min()) if finite.size else (0.0, 1.0)
+    sci = big > 1e8 if integral else (big / small > 1000 or big > 1e8 or small < 1e-4)
+    spec = ".4e" if sci else ".0f" if integral else ".4f"
+
+    def fmt(v) -> str:
+        return (f"{v:{spec}}" + ("." if spec == ".0f" else "")) if np.isfinite(v) else str(v)
+
+    shown = data[np.isfinite(data)]  # torch pads to the widest finite value only
+    width = max(len(fmt(shown.min())), len(fmt(shown.max()))) if shown.size else 0
+    return {"float_kind": lambda v: f"{fmt(v):>{width}}"}
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -268,4 +337,10 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 def from_dlpack(obj) -> Tensor:
     """A tensor sharing the memory of any DLPack producer (torch tensors, numpy arrays, ...)."""
-    return Tensor(np.from_dlpack(obj))
+    try:
+        return Tensor(np.from_dlpack(obj))
+    except RuntimeError as e:
+        if "dtype" not in str(e):
+            raise
+        raise TypeError(f"from_dlpack: {e} (numpy's DLPack has no bfloat16: pass x.view(torch.int16) and call "
+                        ".view(cogtensor.bfloat16) on the result)") from None

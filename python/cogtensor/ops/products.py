@@ -1,11 +1,549 @@
-"""Matrix products: matmul (batched, broadcasting), mm, bmm, mv, dot, outer, einsum, tensordot."""
+"""Matrix products: matmul (batched, broadcasting), mm, bmm, mv, dot, outer, einsum, tensordot.
+
+Dtypes follow PyTorch: both operands of a product must have the same dtype
+(``outer`` promotes, as it is a broadcast multiply); float16 and bfloat16
+compute in float32 and round once to the input dtype; integer products
+accumulate in int64 and wrap to the input dtype (the same bits torch gives);
+bool has no matrix product. Forward kernels work on numpy arrays
+(:func:`product_arrays`) so a backward can reuse them beside the forward.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import functools
+import math
+
+import numpy as np
+
+from cogtensor import dtypes
+from cogtensor.errors import DTypeError, ShapeError
+from cogtensor.ops.views import normalize_dim
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "tensordot"]
+
+
+# ------------------------------------------------------------------ helpers
+def _is_tensor(x) -> bool:
+    return isinstance(x, ProductOps)
+
+
+def _require_tensors(op: str, **named) -> None:
+    for name, x in named.items():
+        if not _is_tensor(x):
+            raise TypeError(f"{op}: argument '{name}' must be a Tensor, not {type(x).__name__}")
+
+
+def _shapes(a, b) -> str:
+    return f"shapes {list(a.shape)} and {list(b.shape)}"
+
+
+def work_dtype(d: dtypes.dtype) -> np.dtype:
+    """The numpy dtype a product of ``d`` operands is computed in."""
+    if d is dtypes.float16 or d is dtypes.bfloat16:
+        return np.dtype(np.float32)
+    if not d.is_floating_point:
+        return np.dtype(np.int64)
+    return d.numpy
+
+
+def product_arrays(fn, arrays, out: dtypes.dtype) -> np.ndarray:
+    """``fn(*arrays)`` computed in the work dtype of ``out`` and rounded (or wrapped) to ``out``."""
+    work = work_dtype(out)
+    result = np.asarray(fn(*(a.astype(work, copy=False) for a in arrays)))
+    return result.astype(out.numpy, copy=False)
+
+
+_BLAS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fast(x, y) -> bool:
+    """Both operands tensors of one float32/float64 dtype: numpy computes the product as is."""
+    return isinstance(x, ProductOps) and isinstance(y, ProductOps) and x._data.dtype is y._data.dtype \
+        and x._data.dtype in _BLAS
+
+
+def _same_dtype(op: str, a, b, what: str = "expected both operands to have the same dtype") -> dtypes.dtype:
+    if a.dtype is not b.dtype:
+        raise DTypeError(f"{op}: {what}, but got {a.dtype.name} and {b.dtype.name}; "
+                         f"convert one side first, e.g. b.to({a.dtype})")
+    if a.dtype is dtypes.bool:
+        raise DTypeError(f"{op}: not implemented for bool tensors (as in torch); "
+                         "convert first, e.g. .int() or .float()")
+    return a.dtype
+
+
+def _transpose_hint(a_shape, b_shape, a: str = "a", b: str = "b") -> str:
+    """A hint naming the transposition that would make a (.., n, k) @ (.., m, p) product fit, if one does."""
+    an, bn = len(a_shape), len(b_shape)
+    ta, tb = ("T" if an == 2 else "mT"), ("T" if bn == 2 else "mT")
+    kb = b_shape[-2] if bn >= 2 else b_shape[0]
+    if an >= 2 and a_shape[-2] == kb:
+        return f"; transposing the first operand would fit: {a}.{ta} @ {b}"
+    if bn >= 2 and a_shape[-1] == b_shape[-1]:
+        return f"; transposing the second operand would fit: {a} @ {b}.{tb}"
+    if an >= 2 and bn >= 2 and a_shape[-2] == b_shape[-1]:
+        return f"; transposing both operands would fit: {a}.{ta} @ {b}.{tb} (the transpose of {b} @ {a})"
+    return ""
+
+
+def _check_inner(op: str, x, y, names=("a", "b")) -> None:
+    """Raise ShapeError unless x's last dimension equals y's contracted one."""
+    ka = x.shape[-1]
+    kb = y.shape[-2] if y.ndim >= 2 else y.shape[0]
+    if ka != kb:
+        where = "second-to-last" if y.ndim >= 2 else "only"
+        raise ShapeError(
+            f"{op}: {_shapes(x, y)} cannot be multiplied: inner dimensions {ka} != {kb} "
+            f"(the last dimension of the first must equal the {where} dimension of the second)"
+            + _transpose_hint(tuple(x.shape), tuple(y.shape), *names)
+        )
+
+
+def _batch_shape(op: str, a, b) -> tuple[int, ...]:
+    """The broadcast batch shape of two (.., n, k) / (.., k, p) operands."""
+    ba, bb = tuple(a.shape[:-2]), tuple(b.shape[:-2])
+    bad = [i for i in range(1, min(len(ba), len(bb)) + 1) if ba[-i] != bb[-i] and 1 not in (ba[-i], bb[-i])]
+    if bad:
+        i = bad[0]
+        raise ShapeError(
+            f"{op}: {_shapes(a, b)} cannot be multiplied: batch dimensions {list(ba)} and {list(bb)} do not "
+            f"broadcast (size {ba[-i]} in dimension {len(ba) - i} of the first, {bb[-i]} in dimension "
+            f"{len(bb) - i} of the second; batch sizes must be equal or 1)"
+        )
+    return np.broadcast_shapes(ba, bb)
+
+
+# ------------------------------------------------------------- 2-operand ops
+def matmul(input, other):
+    """Matrix product with torch.matmul's rules.
+
+    1-D @ 1-D is a dot product (0-d result); 2-D @ 2-D a matrix product; a 1-D
+    first operand is a row vector and a 1-D second operand a column vector
+    (their added dimension is removed again); batch dimensions (all but the
+    last two) broadcast: (j, 1, n, k) @ (l, k, p) -> (j, l, n, p).
+
+    Raises ShapeError for 0-d operands, inner dimensions that differ (with a
+    hint when a transpose would fit) or batches that do not broadcast;
+    DTypeError (TypeError, RuntimeError) for different or bool dtypes.
+
+    Example:
+        >>> (cogtensor.ones(2, 3) @ cogtensor.ones(3)).tolist()
+        [3.0, 3.0]
+    """
+    if _fast(input, other) and input._data.ndim and other._data.ndim:
+        try:  # numpy's matmul rules are torch's; a ValueError is explained below
+            return input._wrap(np.matmul(input._data, other._data))
+        except ValueError:
+            pass
+    _require_tensors("matmul", input=input, other=other)
+    a, b = input, other
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both arguments need to be at least 1-D, but got {a.ndim}-D and {b.ndim}-D "
+                         f"({_shapes(a, b)}); multiply by a 0-d tensor with * instead")
+    if a.ndim == 1 and b.ndim == 1:
+        return _dot("matmul", a, b)
+    _check_inner("matmul", a, b)
+    _batch_shape("matmul", a, b)
+    d = _same_dtype("matmul", a, b, "expected m1 and m2 to have the same dtype")
+    return a._wrap(product_arrays(np.matmul, (a._data, b._data), d))
+
+
+def mm(input, mat2):
+    """Product of two matrices: (n, k) @ (k, p) -> (n, p); no broadcasting (see :func:`matmul`)."""
+    if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 2 and input._data.shape[1] == mat2._data.shape[0]:
+        return input._wrap(np.matmul(input._data, mat2._data))
+    _require_tensors("mm", input=input, mat2=mat2)
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ShapeError(f"mm: expected 2-D matrices, but got {input.ndim}-D and {mat2.ndim}-D "
+                         f"({_shapes(input, mat2)}); use matmul for vectors and batches")
+    _check_inner("mm", input, mat2)
+    d = _same_dtype("mm", input, mat2, "expected m1 and m2 to have the same dtype")
+    return input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d))
+
+
+def bmm(input, mat2):
+    """Batched matrix product: (b, n, k) @ (b, k, p) -> (b, n, p), equal batch sizes (no broadcasting)."""
+    if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 3 and input._data.shape[0] == mat2._data.shape[0] \
+            and input._data.shape[2] == mat2._data.shape[1]:
+        return input._wrap(np.matmul(input._data, mat2._data))
+    _require_tensors("bmm", input=input, mat2=mat2)
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise ShapeError(f"bmm: expected 3-D tensors (batches of matrices), but got {input.ndim}-D and "
+                         f"{mat2.ndim}-D ({_shapes(input, mat2)}); use matmul to broadcast")
+    if input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: {_shapes(input, mat2)}: batch sizes {input.shape[0]} != {mat2.shape[0]} "
+                         "(bmm needs the same number of matrices on both sides; matmul broadcasts batches of 1)")
+    _check_inner("bmm", input, mat2)
+    d = _same_dtype("bmm", input, mat2, "expected m1 and m2 to have the same dtype")
+    return input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d))
+
+
+def mv(input, vec):
+    """Matrix-vector product: (n, k) @ (k,) -> (n,)."""
+    x, v = getattr(input, "_data", None), getattr(vec, "_data", None)
+    if _fast(input, vec) and x.ndim == 2 and v.ndim == 1 and x.shape[1] == v.shape[0]:
+        return input._wrap(np.matmul(input._data, vec._data))
+    _require_tensors("mv", input=input, vec=vec)
+    if input.ndim != 2 or vec.ndim != 1:
+        raise ShapeError(f"mv: expected a 2-D matrix and a 1-D vector, but got {input.ndim}-D and {vec.ndim}-D "
+                         f"({_shapes(input, vec)})")
+    _check_inner("mv", input, vec, ("a", "v"))
+    d = _same_dtype("mv", input, vec, "expected the matrix and the vector to have the same dtype")
+    return input._wrap(product_arrays(np.matmul, (input._data, vec._data), d))
+
+
+def _dot(op: str, a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ShapeError(f"{op}: {_shapes(a, b)} cannot be multiplied: 1-D tensors must have the same number of "
+                         f"elements, {a.shape[0]} != {b.shape[0]}")
+    d = _same_dtype(op, a, b, "expected both vectors to have the same dtype")
+    return a._wrap(product_arrays(np.dot, (a._data, b._data), d))
+
+
+def dot(input, tensor):
+    """Inner product of two 1-D tensors of one dtype (a 0-d tensor), as torch.dot."""
+    if _fast(input, tensor) and input._data.ndim == tensor._data.ndim == 1 and input._data.shape == tensor._data.shape:
+        return input._wrap(np.dot(input._data, tensor._data))
+    _require_tensors("dot", input=input, tensor=tensor)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise ShapeError(f"dot: expected 1-D tensors, but got {input.ndim}-D and {tensor.ndim}-D "
+                         f"({_shapes(input, tensor)}); use matmul for matrices")
+    return _dot("dot", input, tensor)
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors: (n,), (m,) -> (n, m); dtypes promote as in multiplication."""
+    _require_tensors("outer", input=input, vec2=vec2)
+    for name, x in (("self", input), ("vec2", vec2)):
+        if x.ndim != 1:
+            raise ShapeError(f"outer: expected 1-D arguments, but argument {name} is {x.ndim}-D "
+                             f"({_shapes(input, vec2)}); flatten it first")
+    d = dtypes.result_type(input, vec2)
+    x, y = input._data.astype(d.numpy, copy=False), vec2._data.astype(d.numpy, copy=False)
+    return input._wrap(np.multiply.outer(x, y))
+
+
+# -------------------------------------------------------------------- tensordot
+def _tensordot_dims(dims, a, b) -> tuple[list[int], list[int]]:
+    if _is_tensor(dims):
+        dims = dims.tolist()
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        n = int(dims)
+        if n < 0:
+            raise ValueError(f"tensordot: expects dims >= 0, but got dims={n}")
+        if n > min(a.ndim, b.ndim):
+            raise ShapeError(f"tensordot: dims={n} contracts more dimensions than the operands have "
+                             f"({_shapes(a, b)})")
+        return list(range(a.ndim - n, a.ndim)), list(range(n))
+    if not isinstance(dims, (list, tuple)) or len(dims) != 2:
+        raise TypeError(f"tensordot: dims must be an int or a pair of dimension lists, got {dims!r}")
+    da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+    if len(da) != len(db):
+        raise ShapeError(f"tensordot: both dimension lists must have the same length, got {da} and {db}")
+    da = [normalize_dim(d, a.ndim, "tensordot") for d in da]
+    db = [normalize_dim(d, b.ndim, "tensordot") for d in db]
+    for name, ds in (("first", da), ("second", db)):
+        if len(set(ds)) != len(ds):
+            raise ShapeError(f"tensordot: a dimension appears twice in the {name} dimension list {ds}")
+    return da, db
+
+
+def tensordot(a, b, dims=2):
+    """Contract dimensions ``dims`` of ``a`` with those of ``b``.
+
+    ``dims`` is an int n (the last n of ``a`` with the first n of ``b``) or a
+    pair of lists ``([a dims], [b dims])``. The result has ``a``'s free
+    dimensions, then ``b``'s. As in torch, a contracted size of 1 on one side
+    broadcasts against the other side.
+
+    Example:
+        >>> cogtensor.tensordot(cogtensor.ones(3, 4), cogtensor.ones(4, 5), dims=1).shape
+        cogtensor.Size([3, 5])
+    """
+    _require_tensors("tensordot", a=a, b=b)
+    da, db = _tensordot_dims(dims, a, b)
+    d = _same_dtype("tensordot", a, b, "both inputs should have the same dtype")
+    work = work_dtype(d)
+    x, y = a._data.astype(work, copy=False), b._data.astype(work, copy=False)
+    for i, j in zip(da, db):
+        sa, sb = a.shape[i], b.shape[j]
+        if sa != sb:
+            if 1 not in (sa, sb):
+                raise ShapeError(f"tensordot: {_shapes(a, b)}: contracted dimensions need to match, but the first "
+                                 f"has size {sa} in dim {i} and the second has size {sb} in dim {j}")
+            x = x.sum(axis=i, keepdims=True) if sb == 1 else x
+            y = y.sum(axis=j, keepdims=True) if sa == 1 else y
+    return a._wrap(np.asarray(np.tensordot(x, y, axes=(da, db))).astype(d.numpy, copy=False))
+
+
+# ----------------------------------------------------------------------- einsum
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ELLIPSIS = "."  # stands for "..." in parsed subscripts
+
+
+def _parse_term(term: str, equation: str, offset: int, where: str) -> list[str]:
+    """Subscripts of one term as labels, with ``_ELLIPSIS`` for '...'."""
+    labels, i = [], 0
+    while i < len(term):
+        c = term[i]
+        if c == ".":
+            if term[i : i + 3] != "..." or _ELLIPSIS in labels:
+                problem = "a second ellipsis" if _ELLIPSIS in labels else "a '.' that is not part of '...'"
+                raise ValueError(f"einsum: {problem} in {where} of {equation!r}")
+            labels.append(_ELLIPSIS)
+            i += 3
+            continue
+        if c not in _LETTERS:
+            raise ValueError(f"einsum: invalid subscript {c!r} at index {offset + i} of {equation!r}; "
+                             "subscripts must be letters [a-zA-Z] (and '...')")
+        labels.append(c)
+        i += 1
+    return labels
+
+
+def _parse_equation(equation: str, n_operands: int):
+    """Input terms and the output term (None when implicit) of an einsum equation."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    if "->" in rhs:
+        raise ValueError(f"einsum: {equation!r} has more than one '->'")
+    terms = lhs.split(",")
+    if len(terms) != n_operands:
+        raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operand(s) but {n_operands} "
+                         "were given")
+    inputs, offset = [], 0
+    for k, term in enumerate(terms):
+        inputs.append(_parse_term(term, equation, offset, f"operand {k}"))
+        offset += len(term) + 1
+    output = _parse_term(rhs, equation, len(lhs) + 2, "the output") if arrow else None
+    return inputs, output
+
+
+def _label_sizes(inputs, operands, equation):
+    """Each label's size (after broadcasting 1s) and the broadcast ellipsis shape."""
+    sizes: dict[str, int] = {}
+    ell_shape: tuple[int, ...] = ()
+    for k, (labels, t) in enumerate(zip(inputs, operands)):
+        n_named = len(labels) - (_ELLIPSIS in labels)
+        if n_named > t.ndim or (_ELLIPSIS not in labels and n_named != t.ndim):
+            raise ShapeError(f"einsum: operand {k} has {t.ndim} dimension(s) (shape {list(t.shape)}) but "
+                             f"{n_named} subscript(s) in {equation!r}"
+                             + ("" if _ELLIPSIS in labels else " and no ellipsis"))
+        dims = _operand_dims(labels, t.ndim)
+        seen: dict[str, int] = {}
+        for label, size in zip(dims, t.shape):
+            if label == _ELLIPSIS:
+                continue
+            if label in seen and seen[label] != size:
+                raise ShapeError(f"einsum: subscript {label} is repeated for operand {k} but the sizes don't match, "
+                                 f"{seen[label]} != {size} (shape {list(t.shape)})")
+            seen[label] = size
+            old = sizes.get(label, 1)
+            if size != old and 1 not in (size, old):
+                raise ShapeError(f"einsum: subscript {label} has size {size} for operand {k} (shape "
+                                 f"{list(t.shape)}), which does not broadcast with the size {old} seen before")
+            sizes[label] = old if size == 1 else size
+        ell = tuple(s for lab, s in zip(dims, t.shape) if lab == _ELLIPSIS)
+        try:
+            ell_shape = np.broadcast_shapes(ell_shape, ell)
+        except ValueError:
+            raise ShapeError(f"einsum: the dimensions covered by '...' in operand {k} ({list(ell)}) do not "
+                             f"broadcast with those seen before ({list(ell_shape)})") from None
+    return sizes, ell_shape
+
+
+def _operand_dims(labels, ndim):
+    """One label per dimension, ``_ELLIPSIS`` for each dimension the ellipsis covers."""
+    if _ELLIPSIS not in labels:
+        return list(labels)
+    i = labels.index(_ELLIPSIS)
+    return labels[:i] + [_ELLIPSIS] * (ndim - len(labels) + 1) + labels[i + 1 :]
+
+
+def _output_labels(inputs, output, equation) -> list[str]:
+    if output is None:  # implicit: ellipsis first, then labels seen exactly once, sorted
+        counts: dict[str, int] = {}
+        for labels in inputs:
+            for lab in labels:
+                counts[lab] = counts.get(lab, 0) + 1
+        once = sorted(lab for lab, c in counts.items() if c == 1 and lab != _ELLIPSIS)
+        return ([_ELLIPSIS] if any(_ELLIPSIS in t for t in inputs) else []) + once
+    seen = set().union(*inputs)
+    for lab in output:
+        if output.count(lab) > 1:
+            raise ValueError(f"einsum: output subscript {lab} appears more than once in the output of {equation!r}")
+        if lab != _ELLIPSIS and lab not in seen:
+            raise ValueError(f"einsum: output subscript {lab} does not appear in any input of {equation!r}")
+    return output
+
+
+def _einsum_dtype(operands, inputs, out_labels, equation) -> dtypes.dtype:
+    """torch's result dtype: one dtype for all operands, except that products without a
+    contraction promote; a single integer or bool operand that is summed gives int64."""
+    summed = set().union(*inputs) - set(out_labels) - {_ELLIPSIS}
+    summed |= {_ELLIPSIS} if _ELLIPSIS not in out_labels and any(_ELLIPSIS in t for t in inputs) else set()
+    first = operands[0].dtype
+    if len(operands) == 1:
+        return dtypes.int64 if summed and not first.is_floating_point else first
+    for t in operands[1:]:
+        if t.dtype is not first and summed:
+            raise DTypeError(f"einsum: operands that are contracted must have the same dtype, but got {first.name} "
+                             f"and {t.dtype.name} in {equation!r}; convert them first")
+    d = dtypes.result_type(*operands) if not summed else first
+    if d is dtypes.bool and summed:
+        raise DTypeError(f"einsum: contracting bool tensors is not implemented (as in torch) in {equation!r}; "
+                         "convert first, e.g. .int()")
+    return d
+
+
+def _sublist_equation(args):
+    """Convert einsum(op0, [0, 1], op1, [1, 2], [0, 2]) to an equation and operands."""
+    def term(sub):
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, (int, np.integer)) and 0 <= s < len(_LETTERS):
+                out.append(_LETTERS[s])
+            else:
+                raise ValueError(f"einsum: sublist subscripts must be integers in [0, {len(_LETTERS)}) "
+                                 f"or ..., got {s!r}")
+        return "".join(out)
+    n = len(args) // 2
+    operands = [args[2 * i] for i in range(n)]
+    eq = ",".join(term(args[2 * i + 1]) for i in range(n))
+    output = term(args[-1]) if len(args) % 2 else None
+    return (eq if output is None else eq + "->" + output), operands
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as torch.einsum.
+
+    ``equation`` names each operand's dimensions with letters ('...' covers
+    any leading/middle dimensions, which broadcast); after '->' comes the
+    output, otherwise it is the ellipsis, then the letters used once, in
+    alphabetical order (upper case first). Letters used in several operands
+    broadcast sizes of 1. Operands may also be given as one list, or in the
+    sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
+
+    Example:
+        >>> cogtensor.einsum("ii", cogtensor.eye(3)).item()   # trace
+        3.0
+        >>> cogtensor.einsum("bij,bjk->bik", x, y)             # batched matmul
+    """
+    if not isinstance(equation, str):
+        equation, operands = _sublist_equation((equation, *operands))
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for k, t in enumerate(operands):
+        if not _is_tensor(t):
+            raise TypeError(f"einsum: operand {k} must be a Tensor, not {type(t).__name__}")
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    canonical, layouts, d, optimize = _einsum_plan(
+        equation, tuple(t._data.shape for t in operands), tuple(t.dtype for t in operands))
+    arrays = [t._data if pad is None else np.broadcast_to(t._data.reshape(pad), target)
+              for t, (pad, target) in zip(operands, layouts)]
+    result = product_arrays(lambda *xs: np.einsum(canonical, *xs, optimize=optimize), arrays, d)
+    if not result.flags.owndata:  # numpy returns views for permutations and diagonals
+        result = result.copy()
+    return operands[0]._wrap(result)
+
+
+class _Spec:
+    """An operand's shape and dtype: what an einsum plan depends on."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+_NAIVE_EINSUM_WORK = 100_000  # below this many loop steps numpy's direct einsum beats its optimizer
+
+
+@functools.lru_cache(maxsize=512)
+def _einsum_plan(equation: str, shapes, dts):
+    """Validate an einsum call and plan it: a canonical numpy equation (ellipses spelled
+    out in spare letters), per operand the (padded shape, broadcast shape) to view it as
+    (None when it is used as is), the result dtype and numpy's ``optimize`` argument."""
+    specs = [_Spec(s, d) for s, d in zip(shapes, dts)]
+    inputs, output = _parse_equation(equation, len(specs))
+    sizes, ell_shape = _label_sizes(inputs, specs, equation)
+    out_labels = _output_labels(inputs, output, equation)
+    d = _einsum_dtype(specs, inputs, out_labels, equation)
+    spare = iter(c for c in _LETTERS if c not in sizes)
+    ell_letters = "".join(next(spare, "") for _ in ell_shape)
+    if len(ell_letters) != len(ell_shape):
+        raise ValueError(f"einsum: {equation!r} uses more than {len(_LETTERS)} distinct dimensions")
+    full = {**sizes, **dict(zip(ell_letters, ell_shape))}
+    layouts, terms = [], []
+    for labels, spec in zip(inputs, specs):
+        term, padded = _canonical_operand(labels, spec.shape, ell_letters)
+        target = tuple(full[c] for c in term)
+        layouts.append((None, None) if padded == target == tuple(spec.shape) else (padded, target))
+        terms.append(term)
+    out_term = "".join(ell_letters if lab == _ELLIPSIS else lab for lab in out_labels)
+    work = math.prod(full.values())
+    optimize = "greedy" if len(specs) > 1 and work > _NAIVE_EINSUM_WORK else False
+    return ",".join(terms) + "->" + out_term, tuple(layouts), d, optimize
+
+
+def _canonical_operand(labels, shape, ell_letters):
+    """The operand's term with the ellipsis spelled out in letters, and its shape with the
+    ellipsis dimensions left-padded with 1s to the common ellipsis rank."""
+    shape = tuple(shape)
+    if _ELLIPSIS not in labels:
+        return "".join(labels), shape
+    i = labels.index(_ELLIPSIS)
+    pad = len(ell_letters) - (len(shape) - len(labels) + 1)
+    return "".join(labels[:i]) + ell_letters + "".join(labels[i + 1 :]), shape[:i] + (1,) * pad + shape[i:]
 
 
 class ProductOps:
     """Matrix-product methods and the ``@`` operator."""
 
     __slots__ = ()
+
+    def matmul(self, other):
+        """``self @ other`` (see :func:`cogtensor.matmul`)."""
+        return matmul(self, other)
+
+    def __matmul__(self, other):
+        if not isinstance(other, ProductOps):
+            return NotImplemented
+        x, y = self._data, other._data
+        if x.dtype is y.dtype and x.dtype in _BLAS and x.ndim and y.ndim:
+            try:  # the common case without the checks' overhead (numpy's rules are torch's)
+                return self._wrap(np.matmul(x, y))
+            except ValueError:
+                pass
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        if not _is_tensor(other):
+            return NotImplemented
+        return matmul(other, self)
+
+    def mm(self, mat2):
+        return mm(self, mat2)
+
+    def bmm(self, mat2):
+        return bmm(self, mat2)
+
+    def mv(self, vec):
+        return mv(self, vec)
+
+    def dot(self, other):
+        return dot(self, other)
+
+    def outer(self, vec2):
+        return outer(self, vec2)
+
+    ger = outer

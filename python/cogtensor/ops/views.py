@@ -75,9 +75,11 @@ class ViewOps:
         """
         if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
             target = shape[0]
-            if target.itemsize != self._data.itemsize and not self.is_contiguous():
-                raise ShapeError(f"view: cannot view a non-contiguous {self.dtype} tensor as {target}")
-            return self._wrap(self._data.view(target.numpy))
+            try:
+                return self._wrap(self._data.view(target.numpy))
+            except ValueError as e:  # the last dim must be contiguous (stride 1) and divide evenly, as torch
+                raise ShapeError(f"view: cannot view a {self.dtype} tensor of shape {list(self.shape)} and stride "
+                                 f"{list(self.stride())} as {target} (different element sizes): {e}") from None
         new = infer_shape(size_args(shape, "view"), self.numel(), self.shape, "view")
         try:
             return self._wrap(np.reshape(self._data, new, copy=False))
@@ -183,9 +185,11 @@ class ViewOps:
         """Elements start..start+length of dimension ``dim`` (a view)."""
         d = normalize_dim(dim, self.ndim, "narrow")
         size = self.shape[d]
+        if not -size <= start <= size:
+            raise IndexError(f"narrow: start out of range (expected to be in range of [{-size}, {size}], but got {start})")
         if start < 0:
             start += size
-        if not (0 <= start <= size and length >= 0 and start + length <= size):
+        if not (length >= 0 and start + length <= size):
             raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
         index = [slice(None)] * self.ndim
         index[d] = slice(start, start + length)
@@ -212,12 +216,17 @@ class ViewOps:
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         size = self.shape[normalize_dim(dim, self.ndim, "chunk")]
-        return self.split(max(1, -(-size // chunks)), dim)
+        if size == 0:  # torch gives `chunks` empty pieces
+            return self.split([0] * chunks, dim)
+        return self.split(-(-size // chunks), dim)
 
     def unbind(self, dim: int = 0):
         """The slices along ``dim``, each without that dimension (views)."""
+        if self.ndim == 0:
+            raise IndexError(f"unbind: dimension specified as {dim} but tensor has no dimensions")
         d = normalize_dim(dim, self.ndim, "unbind")
-        return tuple(self._wrap(np.take(self._data, i, axis=d) if d else self._data[i]) for i in range(self.shape[d]))
+        lead = (slice(None),) * d
+        return tuple(self._wrap(self._data[(*lead, i)]) for i in range(self.shape[d]))
 
 
 def cat(tensors, dim: int = 0):
@@ -225,14 +234,19 @@ def cat(tensors, dim: int = 0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    # as in torch, 1-d empty tensors are skipped so they can seed a concatenation
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ShapeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated; use stack")
+    # as in torch, 1-d empty tensors are skipped so they can seed a concatenation (but still promote)
     parts = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
     d = normalize_dim(dim, parts[0].ndim, "cat")
     ref = parts[0].shape
     for t in parts[1:]:
-        if t.ndim != len(ref) or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref)) if i != d):
+        if t.ndim != len(ref):
+            raise ShapeError(f"cat: tensors must have the same number of dimensions; got {list(ref)} and {list(t.shape)}")
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref)) if i != d):
             raise ShapeError(f"cat: sizes of tensors must match except in dimension {d}; got {list(ref)} and {list(t.shape)}")
-    out = dtypes.result_type(*parts).numpy
+    out = dtypes.result_type(*tensors).numpy
     return parts[0]._wrap(np.concatenate([t._data for t in parts], axis=d, dtype=out))
 
 
