@@ -1,4 +1,5 @@
-"""Imports flow one way: kernels -> arrow -> hdc/quant -> cogrecord -> sql (DESIGN.md)."""
+"""Imports flow one way (DESIGN.md): kernels -> arrow -> hdc/quant -> cogrecord -> sql, and
+arrow -> tensor -> nn; the SQL layer never imports the tensor stack."""
 
 import ast
 from pathlib import Path
@@ -13,6 +14,17 @@ ALLOWED = {
     "cogrecord": {"arrow", "quant"},
     "cli": {"cogrecord", "hdc", "kernels_info", "sql", "examples"},
     "examples": {"arrow", "cogrecord", "hdc", "sql"},
+    "dtypes": set(),
+    "errors": set(),
+    "random": set(),
+    "ops/views": {"dtypes", "errors"},
+    "ops/elementwise": {"dtypes", "errors"},
+    "ops/reduction": {"dtypes", "errors", "ops"},
+    "ops/indexing": {"dtypes", "errors", "ops"},
+    "ops/products": {"dtypes", "errors", "ops"},
+    "tensor": {"arrow", "dtypes", "errors", "ops"},
+    "creation": {"dtypes", "ops", "random", "tensor"},
+    "nn/functional": {"dtypes", "errors", "ops", "tensor"},
     "sql/__init__": {"cogrecord", "sql"},
     "sql/_arrays": {"arrow"},
     "sql/scalar": {"_kernels", "cogrecord", "arrow", "sql"},
