@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import cogtensor
 from cogtensor import hdc, quant
+from common import best_ms, chunked, fmt, machine  # benches/common.py
 
 try:
     import faiss
@@ -38,15 +36,6 @@ WIDTH = 8192  # bytes per CogRecord
 DIM = 1024  # int8 / float32 vector length
 
 
-def best_ms(fn, repeats):
-    """(best wall time in ms over ``repeats`` calls after one warm-up call, the warm-up's result)."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3, result
 
 
 def row(impl, ms=None, nbytes=None, check=""):
@@ -58,9 +47,6 @@ def same(a, b) -> str:
     return "ok" if ok else "MISMATCH"
 
 
-def chunked(ex, fn, n, chunk):
-    """fn(lo, hi) over row blocks of ``chunk`` rows, run on the executor's threads, in order."""
-    return list(ex.map(lambda lo: fn(lo, min(lo + chunk, n)), range(0, n, chunk)))
 
 
 def topk_from(d, k):
@@ -256,8 +242,6 @@ def finish(section, bw):
     return section
 
 
-def fmt(v, spec, missing="n/a"):
-    return missing if v is None else format(v, spec)
 
 
 def print_section(title, section):
@@ -272,11 +256,9 @@ def print_section(title, section):
 def environment(threads):
     caps = [c for c, on in nk.get_capabilities().items() if on] if nk else None
     return {
-        "cogtensor": cogtensor.__version__, "kernels_info": cogtensor.kernels_info(),
-        "numpy": np.__version__, "faiss": faiss.__version__ if faiss else None,
+        **machine(threads),
+        "faiss": faiss.__version__ if faiss else None,
         "numkong": getattr(nk, "__version__", "?") if nk else None, "numkong_capabilities": caps,
-        "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-        "threads": threads,
     }
 
 

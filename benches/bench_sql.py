@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import datafusion
@@ -43,6 +40,7 @@ import cogtensor
 import cogtensor.sql as csql
 from cogtensor import hdc
 from cogtensor.arrow import to_numpy
+from common import best_ms, chunked, fmt, machine  # benches/common.py
 
 try:
     import duckdb
@@ -58,24 +56,12 @@ DUCK_BIT = "SELECT id, bit_count(xor(rec, ?::BLOB::BIT)) AS d FROM bits ORDER BY
 DUCK_BLOB = "SELECT id, bit_count(xor(rec::BIT, ?::BLOB::BIT)) AS d FROM blobs ORDER BY d, id LIMIT 10"
 
 
-def best_ms(fn, repeats):
-    """(best wall time in ms over ``repeats`` calls after one warm-up call, the warm-up's result)."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3, result
 
 
 def row(impl, ms=None, check="", note=""):
     return {"impl": impl, "ms": ms, "check": check, "note": note}
 
 
-def chunked(ex, fn, n, chunk):
-    """fn(lo, hi) over blocks of ``chunk``, run on the executor's threads, in order."""
-    return list(ex.map(lambda lo: fn(lo, min(lo + chunk, n)), range(0, n, chunk)))
 
 
 def check_topk(ids, dists, ref, q, recs) -> str:
@@ -234,8 +220,6 @@ def finish(section):
     return section
 
 
-def fmt(v, spec, missing="n/a"):
-    return missing if v is None else format(v, spec)
 
 
 def print_section(title, section):
@@ -264,11 +248,9 @@ def targets(sections, top, duck):
 
 def environment(threads):
     return {
-        "cogtensor": cogtensor.__version__, "kernels_info": cogtensor.kernels_info(),
+        **machine(threads),
         "datafusion": datafusion.__version__, "duckdb": duckdb.__version__ if duckdb else None,
-        "pyarrow": pa.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-        "threads": threads,
+        "pyarrow": pa.__version__,
     }
 
 
