@@ -189,12 +189,58 @@ def _apply(op, kernel, *operands, cast=None, bool_out=False, check=None, scalar_
         dt = cast(dt)
     if check is not None:
         check(op, dt, operands)
+    arrays = _ready_arrays(operands, dt.numpy)
+    if arrays is not None:  # the common case, kept short: tiny tensors are all overhead
+        out = _quiet(kernel, *arrays)
+        target = _BOOL if bool_out else dt.numpy
+        return ref._wrap(out if out.dtype == target else out.astype(target))
     _check_broadcast(op, operands)
     return ref._wrap(_quiet(_compute, kernel, operands, dt.numpy, bool_out, scalar_other))
 
 
+def _ready_arrays(operands, dt: np.dtype):
+    """The operands' arrays when no cast, opmath or broadcast is needed: tensors of
+    dtype ``dt`` (not float16/bfloat16) and one shape; else None."""
+    if dt in _OPMATH:
+        return None
+    first = operands[0]
+    if not isinstance(first, ElementwiseOps):
+        return None
+    shape = first._data.shape
+    for x in operands:
+        if not isinstance(x, ElementwiseOps) or x._data.dtype != dt or x._data.shape != shape:
+            return None
+    return [x._data for x in operands]
+
+
+_PLAIN_CHARS = "fd"  # dtype.char of float32 and float64: the quickest test on the hot path
+
+
+def _plain_other(a: np.ndarray, other):
+    """``other``'s value when ``a <op> other`` needs no promotion or broadcast check: a
+    tensor of a's float dtype and shape, or a Python float or small int (numpy's weak
+    scalars then keep a's dtype, as torch does); else None."""
+    if isinstance(other, ElementwiseOps):
+        data = other._data
+        return data if data.dtype == a.dtype and data.shape == a.shape else None
+    if type(other) is builtins.float or (type(other) is builtins.int and -(2**53) <= other <= 2**53):
+        return other
+    return None
+
+
+def _fresh(like, array: np.ndarray):
+    """A tensor of like's type over ``array`` (already of a supported dtype: no checks)."""
+    out = type(like).__new__(type(like))
+    out._data = array
+    return out
+
+
 def _unary_float(op, kernel, input):
     """A float function of one tensor: integer and bool tensors give the default float dtype."""
+    data = input._data if isinstance(input, ElementwiseOps) else None
+    if data is not None and data.ndim and data.dtype.char in _PLAIN_CHARS:  # no promotion to do
+        out = _quiet(kernel, data)
+        return _fresh(input, out if out.dtype == data.dtype else out.astype(data.dtype))
     return _apply(op, kernel, input, cast=_to_float)
 
 
@@ -765,10 +811,20 @@ def bitwise_not(input):
 
 
 # ------------------------------------------------------- methods, operators
-def _operator(fn, reflected=False):
+def _operator(fn, reflected=False, ufunc=None):
     """``self <op> other`` (or ``other <op> self``); NotImplemented for operands we do not take,
-    so Python tries the other side (and ``t == None`` is False)."""
+    so Python tries the other side (and ``t == None`` is False).
+
+    With ``ufunc``, two tensors of one shape and one float32/float64 dtype (where the
+    op is exactly that numpy ufunc) skip promotion and broadcasting checks: on tiny
+    tensors those checks would cost several times the arithmetic.
+    """
     def method(self, other):
+        a = self._data
+        if ufunc is not None and a.ndim and a.dtype.char in _PLAIN_CHARS:
+            b = _plain_other(a, other)
+            if b is not None:
+                return _fresh(self, _quiet(ufunc, b, a) if reflected else _quiet(ufunc, a, b))
         if not _is_operand(other):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
@@ -821,18 +877,19 @@ class ElementwiseOps:
     __array_ufunc__ = None  # numpy defers to our reflected operators: np.float32(2) * t is a tensor
 
     # commutative ops keep self first when reflected: torch's 0.1 * t is t.mul(0.1)
-    __add__ = __radd__ = _operator(add)
-    __sub__, __rsub__ = _operator(sub), _operator(sub, True)
-    __mul__ = __rmul__ = _operator(mul)
-    __truediv__, __rtruediv__ = _operator(div), _rtruediv
+    __add__ = __radd__ = _operator(add, ufunc=np.add)
+    __sub__, __rsub__ = _operator(sub, ufunc=np.subtract), _operator(sub, True, np.subtract)
+    __mul__ = __rmul__ = _operator(mul, ufunc=np.multiply)
+    __truediv__, __rtruediv__ = _operator(div, ufunc=np.true_divide), _rtruediv
     __floordiv__, __rfloordiv__ = _operator(floor_divide), _operator(floor_divide, True)
     __mod__, __rmod__ = _operator(remainder), _operator(remainder, True)
     __pow__, __rpow__ = _operator(pow), _operator(pow, True)
     __and__ = __rand__ = _operator(bitwise_and)
     __or__ = __ror__ = _operator(bitwise_or)
     __xor__ = __rxor__ = _operator(bitwise_xor)
-    __eq__, __ne__, __lt__ = _operator(eq), _operator(ne), _operator(lt)
-    __le__, __gt__, __ge__ = _operator(le), _operator(gt), _operator(ge)
+    __eq__, __ne__ = _operator(eq, ufunc=np.equal), _operator(ne, ufunc=np.not_equal)
+    __lt__, __le__ = _operator(lt, ufunc=np.less), _operator(le, ufunc=np.less_equal)
+    __gt__, __ge__ = _operator(gt, ufunc=np.greater), _operator(ge, ufunc=np.greater_equal)
     __neg__, __pos__, __abs__, __invert__ = neg, positive, abs, bitwise_not
 
     __iadd__, __isub__ = _in_place(add, "add_", True), _in_place(sub, "sub_", True)
