@@ -57,16 +57,27 @@ try:  # numpy >= 2 keeps its error state in a context variable; np.errstate cost
 
     _IGNORE_ALL = _make_extobj(all="ignore")
 
-    def _quiet(fn, *args):
-        token = _extobj_contextvar.set(_IGNORE_ALL)
-        try:
-            return fn(*args)
-        finally:
-            _extobj_contextvar.reset(token)
+    def _silence():
+        return _extobj_contextvar.set(_IGNORE_ALL)
+
+    _restore = _extobj_contextvar.reset
 except Exception:  # pragma: no cover - other numpy layouts
-    def _quiet(fn, *args):
-        with np.errstate(all="ignore"):
-            return fn(*args)
+    def _silence():
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def _restore(state):
+        state.__exit__(None, None, None)
+
+
+def _quiet(fn, *args):
+    """fn(*args) with numpy's floating-point warnings off (log(0) is -inf, as in torch)."""
+    token = _silence()
+    try:
+        return fn(*args)
+    finally:
+        _restore(token)
 
 
 # ------------------------------------------------------------ the one helper
@@ -824,7 +835,14 @@ def _operator(fn, reflected=False, ufunc=None):
         if ufunc is not None and a.ndim and a.dtype.char in _PLAIN_CHARS:
             b = _plain_other(a, other)
             if b is not None:
-                return _fresh(self, _quiet(ufunc, b, a) if reflected else _quiet(ufunc, a, b))
+                token = _silence()  # inline _quiet and _fresh: this path is all overhead on tiny tensors
+                try:
+                    out = ufunc(b, a) if reflected else ufunc(a, b)
+                finally:
+                    _restore(token)
+                result = object.__new__(type(self))
+                result._data = out
+                return result
         if not _is_operand(other):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
