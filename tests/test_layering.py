@@ -23,6 +23,7 @@ ALLOWED = {
     "ops/reduction": {"dtypes", "errors", "ops"},
     "ops/indexing": {"dtypes", "errors", "ops"},
     "ops/products": {"dtypes", "errors", "ops"},
+    "ops/einsum": {"dtypes", "errors", "ops"},
     "tensor": {"arrow", "dtypes", "errors", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},
     "nn/functional": {"dtypes", "errors", "ops", "tensor"},

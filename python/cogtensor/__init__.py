@@ -13,6 +13,7 @@ from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .i
     int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
 )
 from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError, ValueRangeError
+from cogtensor.ops.einsum import einsum
 from cogtensor.ops.elementwise import *  # noqa: F403 - function forms (add, exp, where, ...)
 from cogtensor.ops.indexing import *  # noqa: F403
 from cogtensor.ops.products import *  # noqa: F403
