@@ -3,9 +3,7 @@ random, non-contiguous, empty, 0-d and extreme inputs (inf, NaN, +-1e4), dtype e
 and softmax/log_softmax stability."""
 
 import math
-import warnings
 
-import ml_dtypes
 import numpy as np
 import pytest
 import torch
@@ -16,8 +14,9 @@ from hypothesis.extra import numpy as hnp
 
 import cogtensor as ct
 import cogtensor.nn.functional as F
+import torch_reference as reference
+from torch_reference import BF16, torch_of, torch_single_thread  # noqa: F401 - autouse fixture
 
-BF16 = np.dtype(ml_dtypes.bfloat16)
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
 INTS = ["int8", "uint8", "int16", "int32", "int64"]
 # (rtol, atol): a unit or two in the last place (torch and numpy use different exp/tanh/log1p); near zero,
@@ -29,57 +28,18 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 2.9, -2.9, 20.0, 19.9, 21.0, -2
            700.0, -700.0, 710.0, -710.0, 1e4, -1e4, 1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """torch's thread pool costs milliseconds per tiny op on a busy machine; one thread keeps this fast."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ---------------------------------------------------------------------- helpers
 def np_dtype(dtype: str):
     return BF16 if dtype == "bfloat16" else np.dtype(dtype)
 
 
-def torch_of(a: np.ndarray) -> torch.Tensor:
-    if a.dtype == BF16:
-        return torch.from_numpy(np.array(a, dtype=np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.array(a))
-
-
 def assert_matches(ours, theirs, tol=None):
-    assert isinstance(ours, ct.Tensor), type(ours)
-    assert ours.dtype.name == str(theirs.dtype).removeprefix("torch."), (ours.dtype, theirs.dtype)
-    assert tuple(ours.shape) == tuple(theirs.shape), (ours.shape, theirs.shape)
-    rtol, atol = tol or TOL.get(theirs.dtype, (0, 0))
-    torch.testing.assert_close(torch_of(ours.numpy()), theirs, rtol=rtol, atol=atol, equal_nan=True)
-
-
-def run(fn, *args):
-    """fn(*args) -> (result or the exception raised, the warnings it gave)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            out = fn(*args)
-        except Exception as e:  # noqa: BLE001 - compared with torch's below
-            out = e
-    return out, [str(w.message)[:80] for w in caught]
+    reference.assert_matches(ours, theirs, tol or TOL)
 
 
 def differential(fn, array: np.ndarray, tol=None):
-    """fn(functional module, tensor) on cogtensor and torch: the same result or the same kind of error,
-    and warnings from both or neither."""
-    theirs, torch_warned = run(fn, TF, torch_of(array))
-    ours, we_warned = run(fn, F, ct.from_numpy(array))
-    context = f"{array.dtype}{list(array.shape)}"
-    if isinstance(theirs, Exception):
-        assert isinstance(ours, type(theirs)), f"{context}: torch raised {theirs!r}, we gave {ours!r}"
-        return
-    assert not isinstance(ours, Exception), f"{context}: torch gave a result, we raised {ours!r}"
-    assert bool(we_warned) == bool(torch_warned), f"{context}: torch warned {torch_warned}, we warned {we_warned}"
-    assert_matches(ours, theirs, tol)
+    """fn(functional module, tensor) on cogtensor and torch (see torch_reference.differential)."""
+    reference.differential(fn, F, TF, array, tol or TOL)
 
 
 def inputs(dtype: str, seed: int = 0):

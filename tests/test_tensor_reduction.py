@@ -4,9 +4,7 @@ empty and 0-d tensors of every dtype."""
 
 import itertools
 import math
-import warnings
 
-import ml_dtypes
 import numpy as np
 import pytest
 import torch
@@ -14,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cogtensor as ct
+import torch_reference as reference
+from torch_reference import BF16, torch_of, torch_single_thread  # noqa: F401 - autouse fixture
 
-BF16 = np.dtype(ml_dtypes.bfloat16)
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
 INTS = ["int8", "uint8", "int16", "int32", "int64"]
 DTYPES = FLOATS + INTS + ["bool"]
@@ -26,15 +25,6 @@ TOL = {torch.float16: (2e-3, 1e-3), torch.bfloat16: (1.6e-2, 1e-2), torch.float3
 
 
 # ---------------------------------------------------------------------- helpers
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """torch's thread pool costs milliseconds per tiny reduction on a busy machine; one thread keeps this fast."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_array(shape, dtype: str, rng, contiguous=True) -> np.ndarray:
     """Random values of a dtype (ints in a small range so ties and zeros occur), C-contiguous or a strided view."""
     big = (shape[0] + 2, shape[2] * 2, shape[1]) if not contiguous else shape
@@ -51,53 +41,17 @@ def random_array(shape, dtype: str, rng, contiguous=True) -> np.ndarray:
     return a
 
 
-def torch_of(a: np.ndarray) -> torch.Tensor:
-    if a.dtype == BF16:
-        return torch.from_numpy(np.array(a, dtype=np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.array(a))
-
-
 def to_torch(t: ct.Tensor) -> torch.Tensor:
     return torch_of(t.numpy())
 
 
 def assert_matches(ours, theirs, tol=None):
-    """Same type of result, dtype, shape and values (NaN where torch has NaN)."""
-    if isinstance(theirs, tuple):  # torch.return_types.max / min
-        assert type(ours).__name__ == type(theirs).__name__ and ours._fields == ("values", "indices")
-        assert_matches(ours.values, theirs.values, tol)
-        assert_matches(ours.indices, theirs.indices, tol)
-        return
-    assert isinstance(ours, ct.Tensor), type(ours)
-    assert ours.dtype.name == str(theirs.dtype).removeprefix("torch."), (ours.dtype, theirs.dtype)
-    assert tuple(ours.shape) == tuple(theirs.shape), (ours.shape, theirs.shape)
-    rtol, atol = tol or TOL.get(theirs.dtype, (0, 0))
-    torch.testing.assert_close(to_torch(ours), theirs, rtol=rtol, atol=atol, equal_nan=True)
-
-
-def run(fn, *args):
-    """fn(*args) -> (result or the exception raised, the warnings it gave)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            out = fn(*args)
-        except Exception as e:  # noqa: BLE001 - compared with torch's below
-            out = e
-    return out, [str(w.message)[:80] for w in caught]
+    reference.assert_matches(ours, theirs, tol or TOL)
 
 
 def differential(fn, array: np.ndarray, tol=None):
-    """fn(module, tensor) on cogtensor and on torch: the same result, or the same kind of error, and
-    a warning from both or neither."""
-    theirs, torch_warned = run(fn, torch, torch_of(array))
-    ours, we_warned = run(fn, ct, ct.from_numpy(array))
-    context = f"{getattr(fn, '__name__', fn)} on {array.dtype}{list(array.shape)}"
-    if isinstance(theirs, Exception):
-        assert isinstance(ours, type(theirs)), f"{context}: torch raised {theirs!r}, we gave {ours!r}"
-        return
-    assert not isinstance(ours, Exception), f"{context}: torch gave a result, we raised {ours!r}"
-    assert bool(we_warned) == bool(torch_warned), f"{context}: torch warned {torch_warned}, we warned {we_warned}"
-    assert_matches(ours, theirs, tol)
+    """fn(module, tensor) on cogtensor and on torch (see torch_reference.differential)."""
+    reference.differential(fn, ct, torch, array, tol or TOL)
 
 
 def dims_for(ndim: int):

@@ -17,8 +17,6 @@ follow torch's rule that the result dtype must cast to the tensor's dtype
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from cogtensor import dtypes
