@@ -1,5 +1,5 @@
 """Imports flow one way (DESIGN.md): kernels -> arrow -> hdc/quant -> cogrecord -> sql, and
-arrow -> tensor -> nn; the SQL layer never imports the tensor stack."""
+arrow -> graph -> ops -> tensor -> autograd -> nn; the SQL layer never imports the tensor stack."""
 
 import ast
 from pathlib import Path
@@ -17,16 +17,18 @@ ALLOWED = {
     "dtypes": set(),
     "errors": set(),
     "random": set(),
-    "ops/views": {"dtypes", "errors"},
+    "graph": {"dtypes"},
+    "ops/autograd_methods": {"errors", "graph"},
+    "ops/views": {"dtypes", "errors", "graph", "ops"},
     "ops/elementwise_core": {"dtypes", "errors"},
-    "ops/elementwise": {"dtypes", "errors", "ops"},
-    "ops/reduction": {"dtypes", "errors", "ops"},
-    "ops/indexing": {"dtypes", "errors", "ops"},
-    "ops/products": {"dtypes", "errors", "ops"},
-    "ops/einsum": {"dtypes", "errors", "ops"},
-    "tensor": {"arrow", "dtypes", "errors", "ops"},
+    "ops/elementwise": {"dtypes", "errors", "graph", "ops"},
+    "ops/reduction": {"dtypes", "errors", "graph", "ops"},
+    "ops/indexing": {"dtypes", "errors", "graph", "ops"},
+    "ops/products": {"dtypes", "errors", "graph", "ops"},
+    "ops/einsum": {"dtypes", "errors", "graph", "ops"},
+    "tensor": {"arrow", "dtypes", "errors", "graph", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},
-    "nn/functional": {"dtypes", "errors", "ops", "tensor"},
+    "nn/functional": {"dtypes", "errors", "graph", "ops", "tensor"},
     "sql/__init__": {"cogrecord", "sql"},
     "sql/_arrays": {"arrow"},
     "sql/scalar": {"_kernels", "cogrecord", "arrow", "sql"},

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from cogtensor import arrow, dtypes
+from cogtensor import arrow, dtypes, graph
 from cogtensor.errors import ShapeError
+from cogtensor.ops.autograd_methods import AutogradMethods, commit_in_place, snapshot, view_result
 from cogtensor.ops.elementwise import ElementwiseOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
@@ -31,11 +32,13 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
+class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 
-    __slots__ = ("_data", "__weakref__")
+    # _node: the graph node that made this tensor (an AccumulateGrad for a leaf that requires
+    # grad, None when it requires none); _vc: version counter shared with views; _extra: rare state
+    __slots__ = ("_data", "_node", "_vc", "_grad", "_extra", "__weakref__")
     __hash__ = object.__hash__  # identity, as torch (element-wise __eq__ comes with the ops)
 
     def __init__(self, data: np.ndarray):
@@ -43,6 +46,7 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
             raise TypeError("Tensor(...) wraps a numpy array; use cogtensor.tensor(data) to build one from data")
         dtypes.from_numpy_dtype(data.dtype)  # refuse dtypes tensors do not hold
         self._data = data
+        self._node = self._vc = self._grad = self._extra = None
 
     @classmethod
     def _wrap(cls, array) -> Tensor:
@@ -266,17 +270,21 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         key = index_key(key)
         out = self._data[key]
         if not isinstance(out, np.ndarray):  # numpy gives a scalar copy; torch a 0-d view
-            out = self._data[(*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)]
-        return self._wrap(out)
+            key = (*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)
+            out = self._data[key]
+        return view_result(self, out, "IndexBackward0", lambda g: _unindex(g, self.shape, key), lambda t: t[key])
 
     def __setitem__(self, key, value) -> None:
         key = index_key(key)
         if not self._data.flags.writeable:
             raise ValueError("setitem: this tensor is a read-only view (an expand()/broadcast_to() result or an "
                              "Arrow buffer); write to a .clone() instead")
-        value = value._data if isinstance(value, Tensor) else value
+        if graph.requires_grad(self, value):
+            commit_in_place("setitem", self, _index_put(snapshot(self), key, value))
+            return
         try:
-            self._data[key] = value
+            self._data[key] = value._data if isinstance(value, Tensor) else value
+            self._bump_version()
         except ValueError:
             vshape, tshape = np.shape(value), np.shape(self._data[key])
             try:  # the value broadcasts to the target, give or take leading 1s
@@ -299,6 +307,26 @@ class Tensor(ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
         if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
             suffix += f", dtype={self.dtype}"
         return f"tensor({body}{suffix})"
+
+
+def _unindex(g: Tensor, shape, key) -> Tensor:
+    """The gradient of ``x[key]`` for ``x`` of ``shape``: ``g`` placed at ``key`` in zeros
+    (repeated indices add up)."""
+    z = np.zeros(shape, g._data.dtype)
+    if np.may_share_memory(z[key], z):
+        z[key] = g._data
+    else:
+        np.add.at(z, key, g._data)
+    return graph.attach(g._wrap(z), "IndexBackwardBackward0", (g,), lambda gg: gg[key])
+
+
+def _index_put(x: Tensor, key, value) -> Tensor:
+    """``x`` with ``x[key] = value`` as a new tensor in the graph (setitem computes this while recording)."""
+    out = x._data.copy()
+    out[key] = value._data if isinstance(value, Tensor) else value
+    keep = np.ones(x._data.shape, x._data.dtype)
+    keep[key] = 0
+    return graph.attach(x._wrap(out), "IndexPutBackward0", (x, value), lambda g: (g * x._wrap(keep), g[key]))
 
 
 def _dim_of(t: Tensor, dim, op: str) -> int:

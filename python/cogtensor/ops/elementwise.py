@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import math
+
 from cogtensor import dtypes
+from cogtensor.graph import attach, requires_grad
+from cogtensor.ops.autograd_methods import commit_in_place, snapshot
 from cogtensor.errors import DTypeError, ShapeError, ValueRangeError
 from cogtensor.ops.elementwise_core import (  # the machinery these ops run on
     ElementwiseBase,
@@ -51,17 +55,22 @@ def add(input, other, *, alpha=1):
         >>> cogtensor.add(cogtensor.tensor([1, 2]), 0.5).tolist()
         [1.5, 2.5]
     """
-    return _apply("add", _with_alpha(np.add, alpha), input, other, check=_alpha_check(alpha))
+    out = _apply("add", _with_alpha(np.add, alpha), input, other, check=_alpha_check(alpha))
+    return attach(out, "AddBackward0", (input, other), lambda g: (g, g if alpha == 1 else g * alpha))
 
 
 def sub(input, other, *, alpha=1):
     """``input - alpha * other``; bool operands raise as in torch (use ``^`` or ``~``)."""
-    return _apply("sub", _with_alpha(np.subtract, alpha), input, other, check=_alpha_check(alpha, sub=True))
+    out = _apply("sub", _with_alpha(np.subtract, alpha), input, other, check=_alpha_check(alpha, sub=True))
+    return attach(out, "SubBackward0", (input, other), lambda g: (g, -g if alpha == 1 else g * -alpha))
 
 
 def mul(input, other):
     """``input * other`` (bool * bool is a logical and)."""
-    return _apply("mul", np.multiply, input, other, scalar_other=True)
+    out = _apply("mul", np.multiply, input, other, scalar_other=True)
+    return attach(out, "MulBackward0", (input, other),
+                  lambda g: (g * other if _wants(input) else None, g * input if _wants(other) else None),
+                  saved=(input, other))
 
 
 def div(input, other, *, rounding_mode=None):
@@ -72,11 +81,14 @@ def div(input, other, *, rounding_mode=None):
         RuntimeError: "ZeroDivisionError" for an integer division by zero with a rounding mode.
     """
     if rounding_mode is None:
-        return _apply("div", np.divide, input, other, cast=_to_float, scalar_other=True)
+        out = _apply("div", np.divide, input, other, cast=_to_float, scalar_other=True)
+        return attach(out, "DivBackward0", (input, other),
+                      lambda g: (g / other if _wants(input) else None,
+                                 -g * input / (other * other) if _wants(other) else None), saved=(input, other))
     if rounding_mode == "trunc":
-        return _apply("div", _trunc_divide, input, other, check=_no_bool, scalar_other=True)
+        return _zero_grad(_apply("div", _trunc_divide, input, other, check=_no_bool, scalar_other=True), input, other)
     if rounding_mode == "floor":
-        return _apply("div", _floor_divide, input, other, check=_no_bool, scalar_other=True)
+        return _zero_grad(_apply("div", _floor_divide, input, other, check=_no_bool, scalar_other=True), input, other)
     raise ValueRangeError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}")
 
 
@@ -87,23 +99,47 @@ def true_divide(input, other):
 
 def floor_divide(input, other):
     """``input // other``, rounded down (Python's rule); integer division by zero raises RuntimeError."""
-    return _apply("floor_divide", _floor_divide, input, other, check=_no_bool, scalar_other=True)
+    return _zero_grad(_apply("floor_divide", _floor_divide, input, other, check=_no_bool, scalar_other=True),
+                      input, other)
 
 
 def remainder(input, other):
     """``input % other`` with the sign of ``other`` (Python's rule); integer % 0 raises RuntimeError."""
-    return _apply("remainder", _remainder, input, other, check=_no_bool)
+    out = _apply("remainder", _remainder, input, other, check=_no_bool)
+    return attach(out, "RemainderBackward0", (input, other),
+                  lambda g: (g, -g * div(input, other, rounding_mode="floor") if _wants(other) else None),
+                  saved=(input, other))
 
 
 def fmod(input, other):
     """C's fmod: the remainder with the sign of ``input``; integer fmod by 0 raises RuntimeError."""
-    return _apply("fmod", _fmod, input, other, check=_no_bool)
+    out = _apply("fmod", _fmod, input, other, check=_no_bool)
+    return attach(out, "FmodBackward0", (input, other),
+                  lambda g: (g, -g * div(input, other, rounding_mode="trunc") if _wants(other) else None),
+                  saved=(input, other))
 
 
 def pow(input, exponent):
     """``input ** exponent``. An integer tensor to a negative Python int raises RuntimeError
     as in torch; with a tensor exponent, integer negative powers follow torch (0 unless the base is +-1)."""
-    return _apply("pow", _power, input, exponent, check=_pow_check(exponent))
+    out = _apply("pow", _power, input, exponent, check=_pow_check(exponent))
+    return attach(out, "PowBackward0", (input, exponent), lambda g, y: (
+        _pow_base_grad(g, input, exponent) if _wants(input) else None,
+        _kept(g * y * log(input), logical_not(_is_zero_base(input, exponent))) if _wants(exponent) else None),
+        saved=(input, exponent), with_output=True)
+
+
+def _pow_base_grad(g, x, e):
+    """d(x ** e)/dx = e * x ** (e - 1), and 0 where e == 0 (torch's rule, even at x = 0)."""
+    if isinstance(e, ElementwiseOps):
+        return _kept(g * e * pow(x, e - 1), ne(e, 0))
+    return g * 0.0 if e == 0 else g * e * pow(x, e - 1)
+
+
+def _is_zero_base(x, e):
+    """Where d(x ** e)/de is 0 by torch's convention: x == 0 and e >= 0 (log(0) aside)."""
+    zero = eq(x, 0) if isinstance(x, ElementwiseOps) else (x == 0)
+    return logical_and(zero, ge(e, 0))
 
 
 def neg(input):
@@ -111,7 +147,7 @@ def neg(input):
     if isinstance(input, ElementwiseOps) and input.dtype is dtypes.bool:
         raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. "
                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-    return _apply("neg", np.negative, input)
+    return attach(_apply("neg", np.negative, input), "NegBackward0", (input,), lambda g: -g)
 
 
 def positive(input):
@@ -125,17 +161,20 @@ def positive(input):
 
 def abs(input):
     """``|input|`` in the input's dtype (the most negative integer stays negative, as in torch)."""
-    return _apply("abs", np.abs, input, check=_no_bool)
+    out = _apply("abs", np.abs, input, check=_no_bool)
+    return attach(out, "AbsBackward0", (input,), lambda g: g * sign(input), saved=(input,))
 
 
 def reciprocal(input):
     """``1 / input``; integer and bool tensors give the default float dtype."""
-    return _unary_float("reciprocal", np.reciprocal, input)
+    out = _unary_float("reciprocal", np.reciprocal, input)
+    return attach(out, "ReciprocalBackward0", (input,), lambda g, y: -g * y * y, with_output=True)
 
 
 def square(input):
     """``input * input``; bool tensors give int64, as ``pow(input, 2)`` in torch."""
-    return _apply("square", np.square, input, cast=_bool_to_long)
+    out = _apply("square", np.square, input, cast=_bool_to_long)
+    return attach(out, "PowBackward0", (input,), lambda g: g * input * 2.0, saved=(input,))
 
 
 subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
@@ -144,126 +183,143 @@ subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
 # ----------------------------------------------------------- float functions
 def exp(input):
     """``e ** input``."""
-    return _unary_float("exp", np.exp, input)
+    return attach(_unary_float("exp", np.exp, input), "ExpBackward0", (input,), lambda g, y: g * y, with_output=True)
 
 
 def exp2(input):
     """``2 ** input``."""
-    return _unary_float("exp2", np.exp2, input)
+    out = _unary_float("exp2", np.exp2, input)
+    return attach(out, "Exp2Backward0", (input,), lambda g, y: g * y * math.log(2.0), with_output=True)
 
 
 def expm1(input):
     """``exp(input) - 1``, accurate near 0."""
-    return _unary_float("expm1", np.expm1, input)
+    out = _unary_float("expm1", np.expm1, input)
+    return attach(out, "Expm1Backward0", (input,), lambda g, y: g * (y + 1), with_output=True)
 
 
 def log(input):
     """Natural logarithm (``log(0) = -inf``, negative inputs give NaN)."""
-    return _unary_float("log", np.log, input)
+    return attach(_unary_float("log", np.log, input), "LogBackward0", (input,), lambda g: g / input, saved=(input,))
 
 
 def log2(input):
     """Base-2 logarithm."""
-    return _unary_float("log2", np.log2, input)
+    out = _unary_float("log2", np.log2, input)
+    return attach(out, "Log2Backward0", (input,), lambda g: g / (input * math.log(2.0)), saved=(input,))
 
 
 def log10(input):
     """Base-10 logarithm."""
-    return _unary_float("log10", np.log10, input)
+    out = _unary_float("log10", np.log10, input)
+    return attach(out, "Log10Backward0", (input,), lambda g: g / (input * math.log(10.0)), saved=(input,))
 
 
 def log1p(input):
     """``log(1 + input)``, accurate near 0."""
-    return _unary_float("log1p", np.log1p, input)
+    out = _unary_float("log1p", np.log1p, input)
+    return attach(out, "Log1PBackward0", (input,), lambda g: g / (input + 1), saved=(input,))
 
 
 def sqrt(input):
     """Square root (NaN for negative inputs)."""
-    return _unary_float("sqrt", np.sqrt, input)
+    out = _unary_float("sqrt", np.sqrt, input)
+    return attach(out, "SqrtBackward0", (input,), lambda g, y: g / (y * 2), with_output=True)
 
 
 def rsqrt(input):
     """``1 / sqrt(input)`` (``rsqrt(0) = inf``)."""
-    return _unary_float("rsqrt", _rsqrt, input)
+    out = _unary_float("rsqrt", _rsqrt, input)
+    return attach(out, "RsqrtBackward0", (input,), lambda g, y: g * y * y * y * -0.5, with_output=True)
 
 
 def sin(input):
     """Sine (radians)."""
-    return _unary_float("sin", np.sin, input)
+    out = _unary_float("sin", np.sin, input)
+    return attach(out, "SinBackward0", (input,), lambda g: g * cos(input), saved=(input,))
 
 
 def cos(input):
     """Cosine (radians)."""
-    return _unary_float("cos", np.cos, input)
+    out = _unary_float("cos", np.cos, input)
+    return attach(out, "CosBackward0", (input,), lambda g: -g * sin(input), saved=(input,))
 
 
 def tan(input):
     """Tangent (radians)."""
-    return _unary_float("tan", np.tan, input)
+    out = _unary_float("tan", np.tan, input)
+    return attach(out, "TanBackward0", (input,), lambda g, y: g * (y * y + 1), with_output=True)
 
 
 def asin(input):
     """Inverse sine."""
-    return _unary_float("asin", np.arcsin, input)
+    out = _unary_float("asin", np.arcsin, input)
+    return attach(out, "AsinBackward0", (input,), lambda g: g * rsqrt(1 - input * input), saved=(input,))
 
 
 def acos(input):
     """Inverse cosine."""
-    return _unary_float("acos", np.arccos, input)
+    out = _unary_float("acos", np.arccos, input)
+    return attach(out, "AcosBackward0", (input,), lambda g: -g * rsqrt(1 - input * input), saved=(input,))
 
 
 def atan(input):
     """Inverse tangent."""
-    return _unary_float("atan", np.arctan, input)
+    out = _unary_float("atan", np.arctan, input)
+    return attach(out, "AtanBackward0", (input,), lambda g: g / (input * input + 1), saved=(input,))
 
 
 def sinh(input):
     """Hyperbolic sine."""
-    return _unary_float("sinh", np.sinh, input)
+    out = _unary_float("sinh", np.sinh, input)
+    return attach(out, "SinhBackward0", (input,), lambda g: g * cosh(input), saved=(input,))
 
 
 def cosh(input):
     """Hyperbolic cosine."""
-    return _unary_float("cosh", np.cosh, input)
+    out = _unary_float("cosh", np.cosh, input)
+    return attach(out, "CoshBackward0", (input,), lambda g: g * sinh(input), saved=(input,))
 
 
 def tanh(input):
     """Hyperbolic tangent."""
-    return _unary_float("tanh", np.tanh, input)
+    out = _unary_float("tanh", np.tanh, input)
+    return attach(out, "TanhBackward0", (input,), lambda g, y: g * (1 - y * y), with_output=True)
 
 
 def sigmoid(input):
     """``1 / (1 + exp(-input))`` (saturates to 0 and 1 without warnings)."""
-    return _unary_float("sigmoid", _sigmoid, input)
+    out = _unary_float("sigmoid", _sigmoid, input)
+    return attach(out, "SigmoidBackward0", (input,), lambda g, y: g * y * (1 - y), with_output=True)
 
 
 # -------------------------------------------------------- rounding and range
 def floor(input):
     """Round down; integer tensors come back unchanged (a copy)."""
-    return _apply("floor", _keep_integers(np.floor), input, check=_no_bool)
+    return _zero_grad(_apply("floor", _keep_integers(np.floor), input, check=_no_bool), input)
 
 
 def ceil(input):
     """Round up; integer tensors come back unchanged (a copy)."""
-    return _apply("ceil", _keep_integers(np.ceil), input, check=_no_bool)
+    return _zero_grad(_apply("ceil", _keep_integers(np.ceil), input, check=_no_bool), input)
 
 
 def trunc(input):
     """Round toward zero; integer tensors come back unchanged (a copy)."""
-    return _apply("trunc", _keep_integers(np.trunc), input, check=_no_bool)
+    return _zero_grad(_apply("trunc", _keep_integers(np.trunc), input, check=_no_bool), input)
 
 
 def round(input, decimals=0):
     """Round half to even (``round(2.5) = 2``), to ``decimals`` places (negative: tens,
     hundreds, ...); integer tensors only take ``decimals=0``, as in torch."""
     if decimals == 0:
-        return _apply("round", _keep_integers(np.rint), input, check=_no_bool)
-    return _apply("round", _round_decimals(decimals), input, check=_floating)
+        return _zero_grad(_apply("round", _keep_integers(np.rint), input, check=_no_bool), input)
+    return _zero_grad(_apply("round", _round_decimals(decimals), input, check=_floating), input)
 
 
 def sign(input):
     """-1, 0 or 1 in the input's dtype (NaN gives 0, as torch; bool stays bool)."""
-    return _apply("sign", _sign, input)
+    return _zero_grad(_apply("sign", _sign, input), input)
 
 
 def _clamp(op, input, min, max):
@@ -276,7 +332,21 @@ def _clamp(op, input, min, max):
             _no_bool(op, dt, operands)
         for b in bounds:
             _check_fits(op, b, dt)
-    return _apply(op, _clamp_kernel(min is not None, max is not None), input, *bounds, check=check)
+    out = _apply(op, _clamp_kernel(min is not None, max is not None), input, *bounds, check=check)
+    return attach(out, "ClampBackward1", (input, *bounds), lambda g: _clamp_grads(g, input, min, max),
+                  saved=(input, *bounds))
+
+
+def _clamp_grads(g, x, lo, hi):
+    """torch's clamp backward: ``x`` gets the gradient where ``lo <= x <= hi``; a tensor
+    bound gets it where it was taken (``lo`` only where ``lo < hi``)."""
+    if hi is None:
+        return _kept(g, ge(x, lo)), _kept(g, lt(x, lo)) if _wants(lo) else None
+    if lo is None:
+        return _kept(g, le(x, hi)), _kept(g, gt(x, hi)) if _wants(hi) else None
+    grad_lo = _kept(g, logical_and(lt(x, lo), lt(lo, hi))) if _wants(lo) else None
+    grad_hi = _kept(g, logical_or(gt(x, hi), lt(hi, lo))) if _wants(hi) else None
+    return _kept(g, logical_and(ge(x, lo), le(x, hi))), grad_lo, grad_hi
 
 
 def clamp(input, min=None, max=None):
@@ -300,18 +370,33 @@ clip = clamp
 
 def maximum(input, other):
     """Element-wise maximum of two broadcast operands (NaN propagates)."""
-    return _apply("maximum", np.maximum, input, other)
+    out = _apply("maximum", np.maximum, input, other)
+    return attach(out, "MaximumBackward0", (input, other), lambda g: _split_ties(g, input, other, gt),
+                  saved=(input, other))
 
 
 def minimum(input, other):
     """Element-wise minimum of two broadcast operands (NaN propagates)."""
-    return _apply("minimum", np.minimum, input, other)
+    out = _apply("minimum", np.minimum, input, other)
+    return attach(out, "MinimumBackward0", (input, other), lambda g: _split_ties(g, input, other, lt),
+                  saved=(input, other))
+
+
+def _split_ties(g, x, y, wins):
+    """maximum/minimum: the gradient goes to the operand taken; ties share it equally (torch)."""
+    tie = eq(x, y)
+    share = _kept(g * 0.5, tie)
+    return (_kept(g, wins(x, y)) + share if _wants(x) else None,
+            _kept(g, wins(y, x)) + share if _wants(y) else None)
 
 
 def lerp(input, end, weight):
     """``input + weight * (end - input)`` for floating tensors of one dtype; ``weight`` is a
     number or a tensor of that dtype. All three broadcast."""
-    return _apply("lerp", _lerp, input, end, weight, check=_lerp_check)
+    out = _apply("lerp", _lerp, input, end, weight, check=_lerp_check)
+    return attach(out, "LerpBackward0", (input, end, weight),
+                  lambda g: (g * (1 - weight), g * weight, g * (end - input) if _wants(weight) else None),
+                  saved=(input, end, weight))
 
 
 # -------------------------------------------------------------- comparisons
@@ -404,6 +489,22 @@ def bitwise_not(input):
     return _apply("bitwise_not", np.invert, input, check=_integral)
 
 
+# ---------------------------------------------------------- backward helpers
+def _wants(x) -> bool:
+    """Whether ``x`` is a tensor in the graph (its gradient is worth computing)."""
+    return getattr(x, "_node", None) is not None
+
+
+def _kept(g, mask):
+    """``g`` where ``mask`` holds, 0 elsewhere (NaNs outside the mask do not leak)."""
+    return g.where(mask, 0.0)
+
+
+def _zero_grad(out, *inputs):
+    """Record a piecewise-constant op (floor, sign, floor division, ...): its gradient is zero."""
+    return attach(out, "ZeroGradBackward", inputs, lambda g: tuple(g * 0.0 for _ in inputs))
+
+
 # ------------------------------------------------------- methods, operators
 def _operator(fn, reflected=False, ufunc=None):
     """``self <op> other`` (or ``other <op> self``); NotImplemented for operands we do not take,
@@ -415,7 +516,7 @@ def _operator(fn, reflected=False, ufunc=None):
     """
     def method(self, other):
         a = self._data
-        if ufunc is not None and a.ndim and a.dtype.char in _PLAIN_CHARS:
+        if ufunc is not None and self._node is None and a.ndim and a.dtype.char in _PLAIN_CHARS:
             b = _plain_other(a, other)
             if b is not None:
                 token = _silence()  # inline _quiet and _fresh: this path is all overhead on tiny tensors
@@ -425,6 +526,7 @@ def _operator(fn, reflected=False, ufunc=None):
                     _restore(token)
                 result = object.__new__(type(self))
                 result._data = out
+                result._node = result._vc = result._grad = result._extra = None
                 return result
         if not _is_operand(other):
             return NotImplemented
@@ -451,16 +553,20 @@ def _write(op, self, result):
     if not self._data.flags.writeable:
         raise ValueRangeError(f"{op}: the tensor's memory is read-only (an expanded view or a read-only buffer); "
                           "clone() it before writing in place")
-    _quiet(np.copyto, self._data, result._data, "unsafe")
+    _quiet(commit_in_place, op, self, result)
     return self
 
 
 def _in_place(fn, name, operator=False):
-    """The in-place method ``name`` (``add_``, or ``__iadd__`` when ``operator``) of ``fn``."""
+    """The in-place method ``name`` (``add_``, or ``__iadd__`` when ``operator``) of ``fn``.
+
+    While recording, the result is computed from a snapshot of ``self``, so the
+    op's backward never reads the memory it overwrites."""
     def method(self, *args, **kwargs):
         if operator and not _is_operand(args[0]):
             return NotImplemented
-        return _write(name, self, fn(self, *args, **kwargs))
+        source = snapshot(self) if requires_grad(self, *args, *kwargs.values()) else self
+        return _write(name, self, fn(source, *args, **kwargs))
     method.__name__ = name
     method.__doc__ = f"In-place :func:`{fn.__name__}`: writes the result into this tensor's memory; returns self."
     return method

@@ -218,7 +218,7 @@ def _plain_other(a: np.ndarray, other):
     scalars then keep a's dtype, as torch does); else None."""
     if isinstance(other, ElementwiseBase):
         data = other._data
-        return data if data.dtype == a.dtype and data.shape == a.shape else None
+        return data if data.dtype == a.dtype and data.shape == a.shape and other._node is None else None
     if type(other) is builtins.float or (type(other) is builtins.int and -(2**53) <= other <= 2**53):
         return other
     return None
@@ -228,6 +228,7 @@ def _fresh(like, array: np.ndarray):
     """A tensor of like's type over ``array`` (already of a supported dtype: no checks)."""
     out = type(like).__new__(type(like))
     out._data = array
+    out._node = out._vc = out._grad = out._extra = None
     return out
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, ShapeError, ValueRangeError
+from cogtensor.graph import attach
 from cogtensor.ops.views import normalize_dim
 
 __all__ = ["index_select", "gather", "scatter", "scatter_add", "masked_fill", "where", "take", "nonzero"]
@@ -340,7 +341,10 @@ def where(condition, input=None, other=None):
     d = dtypes.result_type(input, other)
     a, b = _where_operand(input, d), _where_operand(other, d)
     _broadcast("where", cond.shape, a.shape, b.shape)
-    return condition._wrap(np.where(cond, a, b))
+    out = condition._wrap(np.where(cond, a, b))
+    return attach(out, "WhereBackward0", (condition, input, other),
+                  lambda g: (None, g.where(condition, 0.0), g.where(condition.logical_not(), 0.0)),
+                  saved=(condition,))
 
 
 class IndexingOps:

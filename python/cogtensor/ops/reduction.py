@@ -20,6 +20,7 @@ import numpy as np
 
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, ShapeError
+from cogtensor.graph import attach
 from cogtensor.ops.views import normalize_dim
 
 __all__ = [
@@ -258,6 +259,14 @@ def _truth(x, dim, keepdim: bool, op: str) -> np.ndarray:
     return r.astype(np.uint8) if x.dtype is dtypes.uint8 else r
 
 
+def expand_reduced(g, shape, axes, keepdim: bool):
+    """A reduction's gradient ``g`` spread back over the input's ``shape`` (a broadcast view)."""
+    if not keepdim and axes != ():
+        kept = [1 if axes is None or i in axes else n for i, n in enumerate(shape)]
+        g = g.reshape(kept)
+    return g.expand(shape)
+
+
 class ReductionOps:
     """sum, mean, var/std, max/min, amax/amin, argmax/argmin, prod, logsumexp, norm, cumsum, all, any."""
 
@@ -274,7 +283,8 @@ class ReductionOps:
         """
         data, out = _sum_input(self, dtype, "sum")
         axes = reduce_dims(dim, self.ndim, "sum")
-        return self._wrap(_cast(np.sum(data, axis=axes, keepdims=keepdim, dtype=_acc(out)), out))
+        result = self._wrap(_cast(np.sum(data, axis=axes, keepdims=keepdim, dtype=_acc(out)), out))
+        return attach(result, "SumBackward1", (self,), lambda g: expand_reduced(g, self.shape, axes, keepdim))
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
         """Mean over ``dim`` of a floating tensor (or of any tensor with a floating ``dtype``); empty -> nan."""
@@ -286,9 +296,11 @@ class ReductionOps:
                              f"or complex dtype. Got: {target}")
         axes = reduce_dims(dim, self.ndim, "mean")
         acc = _acc(target.numpy)
+        n = _count(self.shape, axes)
         with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 for empty reductions, as torch: nan
-            total = np.sum(self._data, axis=axes, keepdims=keepdim, dtype=acc) / _count(self.shape, axes)
-        return self._wrap(_cast(total, target.numpy))
+            total = np.sum(self._data, axis=axes, keepdims=keepdim, dtype=acc) / n
+        result = self._wrap(_cast(total, target.numpy))
+        return attach(result, "MeanBackward1", (self,), lambda g: expand_reduced(g / n, self.shape, axes, keepdim))
 
     def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
         """Variance over ``dim``: sum((x - mean)^2) / (N - correction); correction defaults to 1

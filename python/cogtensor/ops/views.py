@@ -11,6 +11,8 @@ import numpy as np
 
 from cogtensor import dtypes
 from cogtensor.errors import ShapeError
+from cogtensor.graph import attach
+from cogtensor.ops.autograd_methods import view_result
 
 
 def normalize_dim(dim, ndim: int, op: str) -> int:
@@ -76,24 +78,27 @@ class ViewOps:
         if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
             target = shape[0]
             try:
-                return self._wrap(self._data.view(target.numpy))
+                array = self._data.view(target.numpy)
+                return view_result(self, array, "ViewBackward0", lambda g: g.view(self.dtype), lambda t: t.view(target))
             except ValueError as e:  # the last dim must be contiguous (stride 1) and divide evenly, as torch
                 raise ShapeError(f"view: cannot view a {self.dtype} tensor of shape {list(self.shape)} and stride "
                                  f"{list(self.stride())} as {target} (different element sizes): {e}") from None
         new = infer_shape(size_args(shape, "view"), self.numel(), self.shape, "view")
         try:
-            return self._wrap(np.reshape(self._data, new, copy=False))
+            array = np.reshape(self._data, new, copy=False)
         except ValueError:
             raise ShapeError(
                 f"view: size {list(new)} is not compatible with the input's size {list(self.shape)} and stride "
                 f"{list(self.stride())} (at least one dimension spans across two contiguous subspaces); "
                 "use .reshape(...) instead"
             ) from None
+        return view_result(self, array, "ViewBackward0", lambda g: g.reshape(self.shape), lambda t: t.view(new))
 
     def reshape(self, *shape):
         """A tensor of the new shape: a view when the strides allow, else a copy."""
         new = infer_shape(size_args(shape, "reshape"), self.numel(), self.shape, "reshape")
-        return self._wrap(np.reshape(self._data, new))
+        return view_result(self, np.reshape(self._data, new), "ViewBackward0", lambda g: g.reshape(self.shape),
+                           lambda t: t.reshape(new))
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -104,7 +109,9 @@ class ViewOps:
     def transpose(self, dim0: int, dim1: int):
         """Swap two dimensions (a view)."""
         d0, d1 = normalize_dim(dim0, self.ndim, "transpose"), normalize_dim(dim1, self.ndim, "transpose")
-        return self._wrap(np.swapaxes(self._data, d0, d1) if self.ndim else self._data)
+        array = np.swapaxes(self._data, d0, d1) if self.ndim else self._data.view()
+        return view_result(self, array, "TransposeBackward0", lambda g: g.transpose(d0, d1),
+                           lambda t: t.transpose(d0, d1))
 
     swapaxes = transpose
 
@@ -113,31 +120,40 @@ class ViewOps:
         order = [normalize_dim(d, self.ndim, "permute") for d in size_args(dims, "permute")]
         if sorted(order) != list(range(self.ndim)):
             raise ShapeError(f"permute: dims {list(dims)} are not a permutation of the {self.ndim} dimensions")
-        return self._wrap(np.transpose(self._data, order))
+        inverse = tuple(int(i) for i in np.argsort(order))
+        return view_result(self, np.transpose(self._data, order), "PermuteBackward0", lambda g: g.permute(inverse),
+                           lambda t: t.permute(order))
 
     @property
     def T(self):  # noqa: N802 - torch's name
         """All dimensions reversed (the transpose for a matrix)."""
-        return self._wrap(self._data.T)
+        return view_result(self, self._data.T, "PermuteBackward0", lambda g: g.T, lambda t: t.T)
 
     @property
     def mT(self):  # noqa: N802 - torch's name
         """The last two dimensions swapped (batched matrix transpose)."""
         if self.ndim < 2:
             raise ShapeError(f"mT: tensor.mT is only supported on matrices or batches of matrices, got {self.ndim}-D")
-        return self._wrap(np.swapaxes(self._data, -1, -2))
+        return view_result(self, np.swapaxes(self._data, -1, -2), "TransposeBackward0", lambda g: g.mT,
+                           lambda t: t.mT)
 
     def squeeze(self, dim=None):
         """Drop dimensions of size 1 (all, or those in ``dim`` that have size 1)."""
         if dim is None:
-            return self._wrap(np.squeeze(self._data))
-        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        drop = tuple(d for d in {normalize_dim(x, self.ndim, "squeeze") for x in dims} if self.ndim and self.shape[d] == 1)
-        return self._wrap(np.squeeze(self._data, axis=drop) if drop else self._data.view())
+            array = np.squeeze(self._data)
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            drop = tuple(d for d in {normalize_dim(x, self.ndim, "squeeze") for x in dims}
+                         if self.ndim and self.shape[d] == 1)
+            array = np.squeeze(self._data, axis=drop) if drop else self._data.view()
+        return view_result(self, array, "SqueezeBackward0", lambda g: g.reshape(self.shape),
+                           lambda t: t.squeeze(dim))
 
     def unsqueeze(self, dim: int):
         """Insert a dimension of size 1 at ``dim`` (in [-ndim - 1, ndim])."""
-        return self._wrap(np.expand_dims(self._data, normalize_dim(dim, self.ndim + 1, "unsqueeze")))
+        d = normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return view_result(self, np.expand_dims(self._data, d), "UnsqueezeBackward0", lambda g: g.reshape(self.shape),
+                           lambda t: t.unsqueeze(d))
 
     def expand(self, *sizes):
         """Broadcast to a larger shape without copying (-1 keeps a size); read-only view."""
@@ -157,7 +173,9 @@ class ViewOps:
                 raise ShapeError(f"expand: the expanded size of the tensor ({s}) must match the existing size ({old}) "
                                  f"at non-singleton dimension {i}; target sizes {list(sizes)}, tensor shape {list(self.shape)}")
             target.append(s)
-        return self._wrap(np.broadcast_to(self._data, target))
+        # the engine sums a gradient back over broadcast dimensions: it passes through as it is
+        return view_result(self, np.broadcast_to(self._data, target), "ExpandBackward0", lambda g: g,
+                           lambda t: t.expand(target))
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -193,7 +211,7 @@ class ViewOps:
             raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
         index = [slice(None)] * self.ndim
         index[d] = slice(start, start + length)
-        return self._wrap(self._data[tuple(index)])
+        return self[tuple(index)]
 
     def split(self, split_size_or_sections, dim: int = 0):
         """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes; views."""
@@ -226,7 +244,7 @@ class ViewOps:
             raise IndexError(f"unbind: dimension specified as {dim} but tensor has no dimensions")
         d = normalize_dim(dim, self.ndim, "unbind")
         lead = (slice(None),) * d
-        return tuple(self._wrap(self._data[(*lead, i)]) for i in range(self.shape[d]))
+        return tuple(self[(*lead, i)] for i in range(self.shape[d]))
 
 
 def cat(tensors, dim: int = 0):
@@ -247,7 +265,10 @@ def cat(tensors, dim: int = 0):
         if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref)) if i != d):
             raise ShapeError(f"cat: sizes of tensors must match except in dimension {d}; got {list(ref)} and {list(t.shape)}")
     out = dtypes.result_type(*tensors).numpy
-    return parts[0]._wrap(np.concatenate([t._data for t in parts], axis=d, dtype=out))
+    result = parts[0]._wrap(np.concatenate([t._data for t in parts], axis=d, dtype=out))
+    bounds = np.cumsum([0] + [t.shape[d] for t in parts]).tolist()
+    return attach(result, "CatBackward0", parts,
+                  lambda g: tuple(g.narrow(d, a, b - a) for a, b in zip(bounds, bounds[1:])))
 
 
 def stack(tensors, dim: int = 0):
