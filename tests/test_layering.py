@@ -28,6 +28,8 @@ ALLOWED = {
     "ops/einsum": {"dtypes", "errors", "graph", "ops"},
     "tensor": {"arrow", "dtypes", "errors", "graph", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},
+    "autograd": {"graph", "ops", "tensor"},
+    "utils/checkpoint": {"autograd", "graph", "random", "tensor"},
     "nn/functional": {"dtypes", "errors", "graph", "ops", "tensor"},
     "sql/__init__": {"cogrecord", "sql"},
     "sql/_arrays": {"arrow"},

@@ -3,7 +3,7 @@
 import builtins as _builtins
 import operator as _operator
 
-from cogtensor import _kernels, arrow, cogrecord, hdc, nn, quant
+from cogtensor import _kernels, arrow, autograd, cogrecord, hdc, nn, quant, utils
 from cogtensor.creation import (
     arange, as_tensor, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
     randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
@@ -13,6 +13,9 @@ from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .i
     int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
 )
 from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError, ValueRangeError
+from cogtensor.graph import (
+    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
+)
 from cogtensor.ops.einsum import einsum
 from cogtensor.ops.elementwise import *  # noqa: F403 - function forms (add, exp, where, ...)
 from cogtensor.ops.indexing import *  # noqa: F403
