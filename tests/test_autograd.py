@@ -381,3 +381,20 @@ def test_two_hundred_training_steps_do_not_grow_memory():
     finally:
         gc.enable()
     assert grown < 64 * 32 * 8, grown  # less than one activation's worth
+
+
+def test_factories_take_requires_grad_and_repr_shows_it():
+    x = ct.zeros(2, 3, requires_grad=True, device="cpu")
+    assert x.requires_grad and x.is_leaf
+    assert repr(ct.ones(2, requires_grad=True)) == "tensor([1., 1.], requires_grad=True)"
+    assert repr(ct.ones(2, requires_grad=True) * 2) == "tensor([2., 2.], grad_fn=<MulBackward0>)"
+    with pytest.raises(ValueError, match="only the 'cpu' device"):
+        ct.zeros(2, device="cuda")
+
+
+def test_gradients_flow_through_dtype_casts_clone_and_contiguous():
+    x = leaf(3, 2, dtype=ct.float32)
+    y = (x.double() * x.clone()).sum() + x.T.contiguous().sum()
+    y.backward()
+    assert x.grad.dtype is ct.float32
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() + 1, rtol=1e-6)

@@ -250,6 +250,9 @@ def test_argument_errors():
 
 
 def test_exports():
-    assert set(F.__all__) == {"relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus",
-                              "hardswish", "hardsigmoid", "softmax", "log_softmax"}
+    assert set(F.__all__) == {
+        "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "hardswish", "hardsigmoid",
+        "softmax", "log_softmax", "relu_", "hardtanh", "hardtanh_", "threshold", "threshold_", "leaky_relu_",
+        "rrelu", "rrelu_", "elu_", "selu_", "celu", "celu_", "logsigmoid", "softsign", "tanhshrink", "hardshrink",
+        "softshrink", "glu", "prelu", "sigmoid", "tanh", "softmin", "linear"}
     assert ct.nn.functional.softmax is F.softmax

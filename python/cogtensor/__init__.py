@@ -9,10 +9,11 @@ from cogtensor.creation import (
     randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .int, .float)
-    bfloat16, bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
-    int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
+    bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32, float64,
+    get_default_dtype, half, int, int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype,
+    short, uint8,
 )
-from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError, ValueRangeError
+from cogtensor.errors import DTypeError, LinAlgError, NotImplementedForDType, ShapeError, ValueRangeError
 from cogtensor.graph import (
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
 )
@@ -24,6 +25,9 @@ from cogtensor.ops.reduction import *  # noqa: F403
 from cogtensor.ops.views import cat, stack
 from cogtensor.random import Generator, initial_seed, manual_seed, seed
 from cogtensor.tensor import Size, Tensor, from_dlpack, from_numpy
+
+from cogtensor import fft, linalg  # noqa: E402 - build on the tensor
+from cogtensor.ops.complex import *  # noqa: F403, E402 - real, imag, conj, angle, view_as_real, complex, ...
 
 __version__ = "0.1.0"
 

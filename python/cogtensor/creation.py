@@ -4,6 +4,7 @@ dtype inference (Python floats -> the default dtype, ints -> int64, bools -> boo
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 
 import numpy as np
@@ -35,7 +36,7 @@ def _infer(data) -> dtypes.dtype:
             d = v.dtype
         elif isinstance(v, (np.ndarray, np.generic)):
             d = dtypes.from_numpy_dtype(v.dtype)
-        elif isinstance(v, (builtins.bool, builtins.int, builtins.float)):
+        elif isinstance(v, (builtins.bool, builtins.int, builtins.float, builtins.complex)):
             d = dtypes.result_type(v)
         else:
             raise TypeError(f"tensor: can't build a tensor from a {type(v).__name__}; expected numbers, "
@@ -226,3 +227,21 @@ def randn_like(t: Tensor, dtype=None, generator=None) -> Tensor:
 
 def randint_like(t: Tensor, low, high=None, dtype=None, generator=None) -> Tensor:
     return randint(low, high, t.shape, dtype=dtype or t.dtype, generator=generator)
+
+
+def _factory(make):
+    """``make`` with torch's factory keywords: ``requires_grad`` (a leaf that records
+    gradients) and ``device`` (only the CPU exists here)."""
+    @functools.wraps(make)
+    def factory(*args, requires_grad: bool = False, device=None, **kwargs):
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"{make.__name__}: only the 'cpu' device exists, got {device!r}")
+        out = make(*args, **kwargs)
+        return out.requires_grad_() if requires_grad else out
+    return factory
+
+
+for _name in __all__:
+    if _name != "as_tensor":
+        globals()[_name] = _factory(globals()[_name])
+del _name

@@ -1,7 +1,7 @@
 """Tensor dtypes and PyTorch's type-promotion rules.
 
 A :class:`dtype` names a numpy dtype (bfloat16 comes from ml_dtypes) and its
-category (bool < integer < floating), which is what promotion looks at.
+category (bool < integer < floating < complex), which is what promotion looks at.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-    "float64", "half", "float", "double", "short", "int", "long", "promote_types", "result_type",
-    "get_default_dtype", "set_default_dtype", "from_numpy_dtype",
+    "float64", "half", "float", "double", "short", "int", "long", "complex64", "complex128", "cfloat", "cdouble",
+    "promote_types", "result_type", "get_default_dtype", "set_default_dtype", "from_numpy_dtype",
 ]
 
-_BOOL, _INT, _FLOAT = 0, 1, 2
+_BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
 
 
 class dtype:  # noqa: N801 - named as torch.dtype
@@ -33,8 +33,24 @@ class dtype:  # noqa: N801 - named as torch.dtype
         return self.category == _FLOAT
 
     @property
+    def is_complex(self) -> bool:
+        return self.category == _COMPLEX
+
+    @property
     def is_signed(self) -> bool:
         return self.name not in ("bool", "uint8")
+
+    def to_complex(self) -> dtype:
+        """The complex dtype with this floating dtype's precision (float32 -> complex64), as torch."""
+        found = _COMPLEX_OF.get(self.name)
+        if found is None and self.category != _COMPLEX:
+            raise TypeError(f"to_complex: no complex dtype for {self.name} (complex64 and complex128 pair with "
+                            "float32 and float64)")
+        return self if found is None else found
+
+    def to_real(self) -> dtype:
+        """The floating dtype of a complex dtype's parts (complex64 -> float32); other dtypes unchanged."""
+        return _REAL_OF.get(self.name, self)
 
     @property
     def itemsize(self) -> int:
@@ -57,9 +73,13 @@ float16 = half = dtype("float16", np.float16, _FLOAT)
 bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT)
 float32 = float = dtype("float32", np.float32, _FLOAT)  # noqa: A001 - torch.float
 float64 = double = dtype("float64", np.float64, _FLOAT)
+complex64 = cfloat = dtype("complex64", np.complex64, _COMPLEX)
+complex128 = cdouble = dtype("complex128", np.complex128, _COMPLEX)
 
-_ALL = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+_ALL = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 _BY_NUMPY = {d.numpy: d for d in _ALL}
+_COMPLEX_OF = {"float32": complex64, "float64": complex128}
+_REAL_OF = {"complex64": float32, "complex128": float64}
 _default_float = float32
 
 
@@ -89,10 +109,15 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """The smallest dtype both promote to, by torch.promote_types' table.
 
     Unlike numpy, an integer with a float gives that float (int64 + float16 ->
-    float16), and float16 with bfloat16 gives float32.
+    float16), and float16 with bfloat16 gives float32. A complex dtype with a
+    float takes the wider precision (float64 + complex64 -> complex128).
     """
     if a is b:
         return a
+    if a.category == _COMPLEX or b.category == _COMPLEX:
+        if a.category != b.category and (a.category < _FLOAT or b.category < _FLOAT):
+            return a if a.category == _COMPLEX else b  # bool and integers take the complex dtype
+        return complex128 if complex128 in (a, b) or float64 in (a, b) else complex64
     if a.category == _FLOAT or b.category == _FLOAT:
         if a.category != b.category:
             return a if a.category == _FLOAT else b
@@ -111,15 +136,33 @@ def _scalar_dtype(value) -> dtype:
         return int64
     if isinstance(value, (builtins.float, np.floating)):
         return _default_float
+    if isinstance(value, (builtins.complex, np.complexfloating)):
+        return _default_complex()
     raise TypeError(f"unsupported operand type {type(value).__name__}: expected a tensor or a Python number")
+
+
+def _default_complex() -> dtype:
+    """The dtype of Python complex numbers: complex128 when the default dtype is float64, else complex64."""
+    return complex128 if _default_float is float64 else complex64
 
 
 def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
     """torch's combine_categories: the higher-priority group wins unless the lower
-    one brings a higher category (floating over integer over bool)."""
+    one brings a higher category (complex over floating over integer over bool);
+    a floating group meeting a complex one keeps its precision (float64 with 1j ->
+    complex128, float32 or bfloat16 with a complex128 scalar -> complex64)."""
     if higher is None:
         return lower
-    if lower is None or higher.category == _FLOAT:
+    if lower is None or higher.category == _COMPLEX:
+        return higher
+    if lower.category == _COMPLEX:
+        if higher.category != _FLOAT:
+            return lower
+        if higher is float16:  # torch gives complex32 here
+            raise TypeError("type promotion: float16 with a complex operand gives complex32 (torch.chalf), which "
+                            "cogtensor does not have; convert to float32 or float64 first")
+        return complex128 if higher is float64 else complex64
+    if higher.category == _FLOAT:
         return higher
     if higher is bool or lower.category == _FLOAT:
         return promote_types(higher, lower)

@@ -5,7 +5,9 @@ where PyTorch raises RuntimeError for the same mistake, a RuntimeError too, so
 code written against torch's errors keeps working.
 """
 
-__all__ = ["ShapeError", "DTypeError", "NotImplementedForDType", "ValueRangeError", "IntegerDivisionByZero"]
+__all__ = [
+    "ShapeError", "DTypeError", "NotImplementedForDType", "ValueRangeError", "IntegerDivisionByZero", "LinAlgError",
+]
 
 
 class ShapeError(ValueError):
@@ -27,3 +29,10 @@ class ValueRangeError(ValueError, RuntimeError):
 
 class IntegerDivisionByZero(ValueRangeError, ZeroDivisionError):
     """Integer ``//``, ``%``, ``fmod`` or rounding ``div`` by zero (torch: RuntimeError "ZeroDivisionError")."""
+
+
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine that cannot produce its result for this input: a singular
+    matrix to invert or solve with, a matrix that is not positive-definite for a Cholesky
+    factorization, a decomposition that did not converge. As ``torch.linalg.LinAlgError``,
+    a RuntimeError; the message names the function and, for a batch, the failing element."""

@@ -188,12 +188,13 @@ class AccumulateGrad(Node):
         super().__init__("AccumulateGrad", None, (), ())
         self.variable = weakref.ref(leaf)  # the leaf owns this node, not the other way round
 
-    def accumulate(self, grad, create_graph: bool, fresh: bool) -> None:
+    def accumulate(self, grad, create_graph: bool, owned: bool) -> None:
+        """Add ``grad`` into the leaf's ``.grad``; ``owned``: nothing else refers to ``grad``'s memory."""
         leaf = self.variable()
         if leaf is None:
             return
         if leaf.grad is None:
-            leaf.grad = grad if create_graph or fresh else grad.detach().clone()
+            leaf.grad = grad if create_graph or owned else grad.detach().clone()
         elif create_graph or leaf.grad._node is not None:
             leaf.grad = leaf.grad + grad
         else:
@@ -260,12 +261,13 @@ def attach(out, name: str, inputs, backward, saved=(), with_output=False):
     if not all(_is_float(o) for o in outs):
         return out
     metas = tuple((x._data.shape, x._data.dtype) if e is not None else None for x, e in zip(inputs, edges))
-    if with_output:
-        saved = (*saved, *outs)
+    if with_output:  # detached: the output owns the node, so the node must not own the output
+        detached = tuple(o.detach() for o in outs)
+        saved = (*saved, *detached)
     keep = tuple((t, t._version_box(), t._version_box()[0]) for t in saved if getattr(t, "_data", None) is not None)
     node = Node(name, backward, tuple(edges), metas, keep)
     if with_output:
-        node.output = tuple(o.detach() for o in outs) if isinstance(out, tuple) else out.detach()
+        node.output = detached if isinstance(out, tuple) else detached[0]
     if isinstance(out, tuple):
         node.outputs = tuple((o._data.shape, o._data.dtype) for o in outs)
         for i, o in enumerate(outs):
@@ -309,19 +311,20 @@ class _Engine:
     def __init__(self, retain_graph, create_graph, targets, allow_unused, n_inputs):
         self.retain, self.create, self.targets = retain_graph, create_graph, targets
         self.allow_unused, self.results = allow_unused, [None] * n_inputs
-        self.handed = set()  # ids of gradient tensors already passed on (shared ones are copied before accumulating)
+        # gradients that also live elsewhere (the caller's, or passed through a node unchanged), by id, kept
+        # alive while the pass runs: a leaf's .grad is never one of them, so in-place changes to .grad stay local
+        self.borrowed = {}
 
     def run(self, start):
         pending = _count_consumers([n for n, _, _ in start])
         buffers = {}
         for node, nr, g in start:
-            self.handed.add(id(g))
-            _add(buffers, node, nr, g)
+            _add(buffers, node, nr, self._borrow(g))
         ready = [n for n, _, _ in start if pending.get(n, 0) == 0]
         ready = list(dict.fromkeys(ready))
         while ready:
             node = ready.pop()
-            for edge, grad in self._run_node(node, buffers.pop(node, {})):
+            for edge, grad in self._run_node(node, buffers.pop(node, {})) or ():
                 child = edge[0]
                 _add(buffers, child, edge[1], grad)
                 pending[child] -= 1
@@ -335,36 +338,53 @@ class _Engine:
         return None
 
     def _run_node(self, node, grads_by_nr):
-        """Run one node; yields (edge, gradient) for each input that gets one."""
-        grads = self._output_grads(node, grads_by_nr)
+        """Run one node; returns [(edge, gradient)] for the inputs that get one."""
+        grads = [grads_by_nr.get(0)] if node.outputs is None else self._output_grads(node, grads_by_nr)
         if node.pre_hooks:
             grads = _run_pre_hooks(node, grads)
         if self.targets is not None:
-            for nr, g in enumerate(grads):
-                for i in self.targets.get((node, nr), ()):
-                    self.results[i] = g
-            if isinstance(node, AccumulateGrad) or not node.edges:
-                return
-        if isinstance(node, AccumulateGrad):
-            if self.targets is None and grads[0] is not None:
-                g = grads[0]
-                fresh = id(g) not in self.handed and g._data.flags.owndata
-                self.handed.add(id(g))
-                node.accumulate(g, self.create, fresh)
-            return
+            self._collect(node, grads)
+            if type(node) is AccumulateGrad or not node.edges:
+                return None
+        if type(node) is AccumulateGrad:
+            g = grads[0]
+            if self.targets is None and g is not None:
+                owned = id(g) not in self.borrowed and g._data.base is None and g._data.flags.owndata
+                node.accumulate(g, self.create, owned)
+            return None
+        results = self._call(node, grads)
+        passed = [id(g) for g in grads]  # alive during this call: ids are unique
+        out = []
+        for edge, meta, g in zip(node.edges, node.metas, results):
+            if edge is None or g is None:
+                continue
+            data = g._data
+            if data.shape != meta[0] or data.dtype != meta[1]:
+                g = _fit(g, meta, node.name)
+            if id(g) in passed:  # passed through unchanged, or to two inputs
+                g = self._borrow(g)
+            passed.append(id(g))
+            out.append((edge, g))
+        return out
+
+    def _collect(self, node, grads) -> None:
+        """autograd.grad: keep the gradients of the requested inputs."""
+        for nr, g in enumerate(grads):
+            for i in self.targets.get((node, nr), ()):
+                self.results[i] = g
+
+    def _call(self, node, grads) -> tuple:
+        """The node's backward: one gradient (or None) per input edge."""
         if node.fn is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (through {node.name}); the saved tensors "
                 "were freed after the first backward. Specify retain_graph=True on the first backward "
                 "(or autograd.grad) call if you need to backward twice.")
-        node._check_saved()
-        single = node.outputs is None
-        if node.output is not None:
-            out = _reattach(node, self.create)
-            results = node.fn(grads[0] if single else grads, out)
-        else:
-            results = node.fn(grads[0] if single else grads)
-        if not isinstance(results, tuple):
+        if node.saved:
+            node._check_saved()
+        g = grads[0] if node.outputs is None else grads
+        results = node.fn(g) if node.output is None else node.fn(g, _reattach(node, self.create))
+        if type(results) is not tuple:
             results = (results,)
         if len(results) != len(node.edges):
             raise RuntimeError(f"{node.name}: backward returned {len(results)} gradients for "
@@ -376,14 +396,15 @@ class _Engine:
                     results = tuple(new)
         if not self.retain:
             node._release()
-        for edge, meta, g in zip(node.edges, node.metas, results):
-            if edge is None or g is None:
-                continue
-            g = _fit(g, meta, node.name)
-            if id(g) in self.handed:  # the same tensor to two places: each gets its own
-                g = g.clone() if not self.create else g * 1
-            self.handed.add(id(g))
-            yield edge, g
+        return results
+
+    def _borrow(self, g):
+        """A new tensor object over ``g``'s memory, marked as not owned by the engine."""
+        if self.create:
+            return g
+        alias = g._wrap(g._data)
+        self.borrowed[id(alias)] = alias
+        return alias
 
     def _output_grads(self, node, grads_by_nr):
         if node.outputs is None:
@@ -460,12 +481,20 @@ def _fit(grad, meta, name):
         if lead < 0:
             raise RuntimeError(f"{name}: gradient of shape {list(gshape)} for an input of shape {list(shape)}")
         dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
-        if dims:
-            grad = grad.sum(dim=dims, keepdim=True)
-        if lead:
-            grad = grad.reshape(shape)
+        if not _modes.enabled:  # plain numpy: this runs once per broadcast operand on every backward
+            data = grad._data
+            acc = np.float32 if data.dtype.itemsize < 4 and data.dtype.kind != "c" else data.dtype
+            grad = grad._wrap(np.sum(data, axis=dims, dtype=acc).astype(data.dtype, copy=False).reshape(shape))
+        else:
+            if dims:
+                grad = grad.sum(dim=dims, keepdim=True)
+            if lead:
+                grad = grad.reshape(shape)
         if grad._data.shape != shape:
             raise RuntimeError(f"{name}: gradient of shape {list(gshape)} for an input of shape {list(shape)}")
     if grad._data.dtype != dtype:
-        grad = grad.to(dtypes.from_numpy_dtype(dtype))
+        if grad._data.dtype.kind == "c" and dtype.kind != "c":  # a real input takes the real part
+            grad = grad.real
+        if grad._data.dtype != dtype:
+            grad = grad.to(dtypes.from_numpy_dtype(dtype))
     return grad

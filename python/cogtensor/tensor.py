@@ -7,12 +7,15 @@ DLPack exchange it without copies.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 
 from cogtensor import arrow, dtypes, graph
 from cogtensor.errors import ShapeError
 from cogtensor.ops.autograd_methods import AutogradMethods, commit_in_place, snapshot, view_result
+from cogtensor.ops.complex import ComplexOps
 from cogtensor.ops.elementwise import ElementwiseOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
@@ -32,7 +35,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps, ProductOps):
+class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ComplexOps, ReductionOps, IndexingOps, ProductOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 
@@ -110,11 +113,11 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps
 
     def contiguous(self) -> Tensor:
         """Self if already C-contiguous, else a contiguous copy."""
-        return self if self.is_contiguous() else self._wrap(np.ascontiguousarray(self._data))
+        return self if self.is_contiguous() else _copy_of(self, np.ascontiguousarray(self._data))
 
     def clone(self) -> Tensor:
         """A copy with the same layout (torch's preserve_format: a transposed tensor stays transposed)."""
-        return self._wrap(self._data.copy(order="C" if 0 in self._data.strides else "K"))  # expanded: contiguous
+        return _copy_of(self, self._data.copy(order="C" if 0 in self._data.strides else "K"))  # expanded: contiguous
 
     # -------------------------------------------------------------- conversion
     def item(self):
@@ -178,6 +181,9 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps
             raise ValueError("to_arrow: a 0-d tensor has no rows; use t.reshape(1)")
         if self.dtype is dtypes.bfloat16:
             raise TypeError("to_arrow: Arrow has no bfloat16 type; convert with .float() first")
+        if self.dtype.is_complex:
+            raise TypeError("to_arrow: Arrow has no complex type; export cogtensor.view_as_real(t) (real, imaginary "
+                            "pairs in a last dimension of size 2)")
         data = np.ascontiguousarray(self._data)
         if self.ndim == 1:
             return pa.Array.from_buffers(pa.from_numpy_dtype(data.dtype), len(data), [None, pa.py_buffer(data)]) \
@@ -200,8 +206,16 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps
         copy = kwargs.get("copy", False)
         if target is None or (target is self.dtype and not copy):
             return self.clone() if copy else self
+        data = self._data
+        if data.dtype.kind == "c" and target is dtypes.bool:
+            data = data != 0  # a complex number is true when either part is non-zero
+        elif data.dtype.kind == "c" and not target.is_complex:
+            warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=2)
+            data = data.real
         with np.errstate(over="ignore", invalid="ignore"):  # 1e10 -> half is inf, as torch, without a warning
-            return self._wrap(self._data.astype(target.numpy))
+            out = self._wrap(data.astype(target.numpy))
+        source = self.dtype
+        return graph.attach(out, "ToCopyBackward0", (self,), lambda g: _real_if(g, source).to(source))
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -260,7 +274,7 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.is_floating_point or self._data.size != 1:
+        if self.dtype.is_floating_point or self.dtype.is_complex or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -299,14 +313,31 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ReductionOps, IndexingOps
 
     def __repr__(self) -> str:
         """torch's format: 4 decimals (``1.5000``), ``1.`` when all values are integers,
-        ``1.0000e+05`` for wide ranges; dtype shown unless it is a default one."""
+        ``1.0000e+05`` for wide ranges, ``1.+2.j`` for complex values (real and imaginary
+        parts formatted apart); dtype shown unless it is a default one."""
         data = self._data.astype(np.float32) if self.dtype is dtypes.bfloat16 else self._data
         body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
                                max_line_width=80, formatter=_formatter(data))
         suffix = f", size={tuple(self.shape)}" if not self.numel() and self.ndim != 1 else ""
-        if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
+        # torch names the dtype unless it is a default one; an empty tensor shows all but the default float
+        defaults = (dtypes.get_default_dtype(), dtypes.get_default_dtype().to_complex(), dtypes.int64, dtypes.bool)
+        if self.dtype not in (defaults if self.numel() else defaults[:1]):
             suffix += f", dtype={self.dtype}"
+        if self.grad_fn is not None:
+            suffix += f", grad_fn=<{self.grad_fn.name}>"
+        elif self.requires_grad:
+            suffix += ", requires_grad=True"
         return f"tensor({body}{suffix})"
+
+
+def _copy_of(t: Tensor, array: np.ndarray) -> Tensor:
+    """``array`` (a copy of ``t``'s values) as a tensor in the graph: the gradient passes through."""
+    return graph.attach(t._wrap(array), "CloneBackward0", (t,), lambda g: g)
+
+
+def _real_if(g: Tensor, source: dtypes.dtype) -> Tensor:
+    """The real part of a complex gradient bound for a real tensor (torch's handle_r_to_c)."""
+    return g.real if g._data.dtype.kind == "c" and not source.is_complex else g
 
 
 def _unindex(g: Tensor, shape, key) -> Tensor:
@@ -340,20 +371,32 @@ def _formatter(data: np.ndarray) -> dict:
     """array2string formatters that print like torch, padded to one width."""
     if data.dtype == np.bool_:
         return {"bool": lambda v: f"{v!s:>{5 if data.size and not data.all() else 4}}"}
+    if data.dtype.kind == "c":
+        real, imag = _float_format(data.real), _float_format(data.imag)
+
+        def fmt(v) -> str:  # torch: the imaginary part unpadded, its sign (or "+") joining the two
+            im = imag(v.imag).lstrip() + "j"
+            return real(v.real) + (im if im[0] in "+-" else "+" + im)
+        return {"complex_kind": fmt}
     if data.dtype.kind != "f":
         return {}
+    return {"float_kind": _float_format(data)}
+
+
+def _float_format(data: np.ndarray):
+    """A formatter of one float value as torch prints the values of ``data``, padded to one width."""
     finite = np.abs(data[np.isfinite(data) & (data != 0)].astype(np.float64))
     integral = bool(np.all(finite == np.ceil(finite)))
     big, small = (finite.max(), finite.min()) if finite.size else (0.0, 1.0)
-    sci = big > 1e8 if integral else (big / small > 1000 or big > 1e8 or small < 1e-4)
+    sci = big / small > 1000 or big > 1e8 or (not integral and small < 1e-4)
     spec = ".4e" if sci else ".0f" if integral else ".4f"
 
     def fmt(v) -> str:
         return (f"{v:{spec}}" + ("." if spec == ".0f" else "")) if np.isfinite(v) else str(v)
 
-    shown = data[np.isfinite(data)]  # torch pads to the widest finite value only
+    shown = data[np.isfinite(data) & (data != 0)]  # torch pads to the widest finite non-zero value only
     width = max(len(fmt(shown.min())), len(fmt(shown.max()))) if shown.size else 0
-    return {"float_kind": lambda v: f"{fmt(v):>{width}}"}
+    return lambda v: f"{fmt(v):>{width}}"
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

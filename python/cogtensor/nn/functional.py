@@ -1,11 +1,18 @@
-"""Activation functions (``cogtensor.nn.functional``), numerically stable as torch's.
+"""Activation functions and ``linear`` (``cogtensor.nn.functional``), numerically stable as
+torch's, with their backward.
 
-Each takes a cogtensor Tensor and returns a new one of the same shape and dtype.
-They need a floating tensor (relu and relu6 also take integers, as torch), and
-raise ``NotImplementedForDType`` (a TypeError, and torch's NotImplementedError)
-otherwise. float16 and bfloat16 compute in float32 and round once, as torch does
-on CPU; nothing overflows or warns for large inputs (softmax of [1000, 1001] is
-[0.2689, 0.7311]).
+Each activation takes a cogtensor Tensor and returns a new one of the same shape and
+dtype. They need a floating tensor (relu, relu6, hardtanh and threshold also take
+integers, as torch), and raise ``NotImplementedForDType`` (a TypeError, and torch's
+NotImplementedError) otherwise. float16 and bfloat16 compute in float32 and round once,
+as torch does on CPU; nothing overflows or warns for large inputs (softmax of
+[1000, 1001] is [0.2689, 0.7311]). ``inplace=True`` writes into the input (recorded as
+torch's in-place ops: a leaf that requires grad refuses).
+
+Gradients follow torch's conventions at kinks: relu'(0) = 0, hardtanh and relu6 pass
+nothing at their bounds, leaky_relu takes the negative slope at 0, elu the negative
+branch. Backward formulas are tensor ops, so ``create_graph=True`` works through them.
+The smooth activations live in :mod:`cogtensor.nn._smooth_activations`.
 """
 
 from __future__ import annotations
@@ -15,246 +22,296 @@ import warnings
 
 import numpy as np
 
-from cogtensor import dtypes
-from cogtensor.errors import DTypeError, NotImplementedForDType
+from cogtensor import dtypes, random
+from cogtensor.errors import ShapeError, ValueRangeError
+from cogtensor.graph import attach, requires_grad
+from cogtensor.nn._activation_core import (activation, floating, ieee, masked, numeric, require_tensor, rounded,
+                                           scaled)
+from cogtensor.nn._erf import _ERF_LIBM_MAX, _erf, _erfc_float32  # noqa: F401 - re-exported for tests
+from cogtensor.nn._smooth_activations import (celu, elu, gelu, logsigmoid, mish, selu, silu, softplus, softsign,
+                                              tanhshrink)
+from cogtensor.ops.elementwise import exp, sigmoid, tanh
+from cogtensor.ops.indexing import where
+from cogtensor.ops.products import _product, matmul
 from cogtensor.ops.views import normalize_dim
 
 __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "hardswish", "hardsigmoid",
     "softmax", "log_softmax",
+    "relu_", "hardtanh", "hardtanh_", "threshold", "threshold_", "leaky_relu_", "rrelu", "rrelu_", "elu_",
+    "selu_", "celu", "celu_", "logsigmoid", "softsign", "tanhshrink", "hardshrink", "softshrink", "glu", "prelu",
+    "sigmoid", "tanh", "softmin", "linear",
 ]
-
-_HALF = (dtypes.float16.numpy, dtypes.bfloat16.numpy)
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _floating(x, op: str) -> np.ndarray:
-    """x's values in the compute dtype (float32 for float16/bfloat16); NotImplementedForDType unless floating."""
-    if not x.dtype.is_floating_point:
-        raise NotImplementedForDType(f"{op}: not implemented for {x.dtype}; expected a floating point tensor "
-                                     "(float16, bfloat16, float32 or float64)")
-    return x._data.astype(np.float32) if x._data.dtype in _HALF else x._data
-
-
-def _numeric(x, op: str) -> np.ndarray:
-    """Floating or integer values (bool refused, as torch's relu/hardtanh)."""
-    if x.dtype is dtypes.bool:
-        raise DTypeError(f"{op}: Boolean inputs not supported for {op}")
-    return x._data.astype(np.float32) if x._data.dtype in _HALF else x._data
-
-
-def _ieee():
-    """Overflow gives inf and inf * 0 gives NaN, as in torch, without numpy's warnings."""
-    return np.errstate(over="ignore", invalid="ignore")
-
-
-def _rounded(values, np_dtype) -> np.ndarray:
-    """Values rounded to the result dtype (overflow gives inf)."""
-    with _ieee():
-        return np.asarray(values).astype(np_dtype, copy=False)
-
-
-def _result(x, values, inplace: bool = False):
-    """``values`` rounded to x's dtype: a new tensor, or written into x when ``inplace``."""
-    out = _rounded(values, x._data.dtype)
-    if inplace:
-        x._data[...] = out
-        return x
-    return x._wrap(out)
-
 
 # ------------------------------------------------------------- piecewise-linear
 # (np.where with a data-dependent mask is several times slower than max/min arithmetic, so
-# the piecewise functions below are written with np.maximum / np.minimum, which keep NaN)
+# the forwards below are written with np.maximum / np.minimum / np.clip, which keep NaN)
+
+
 def relu(input, inplace: bool = False):
-    """max(x, 0), element-wise: (*) -> (*). NaN stays NaN."""
-    return _result(input, np.maximum(_numeric(input, "relu"), 0), inplace)
+    """max(x, 0), element-wise: (*) -> (*). NaN stays NaN; the gradient at 0 is 0."""
+    # the mask is read from the input (x <= 0 exactly where relu(x) <= 0, NaN aside in both)
+    return activation("relu", input, lambda x: np.maximum(x, 0), inplace,
+                      lambda g, x: masked(g, ~(x._data <= 0)), "ReluBackward0", numeric)
+
+
+def relu_(input):
+    """In-place :func:`relu`."""
+    return relu(input, inplace=True)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """x clamped to [min_val, max_val]; the gradient is 0 at and beyond the bounds (torch's).
+
+    Raises:
+        ValueError: ``min_val > max_val``.
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got {min_val} > {max_val}")
+    if getattr(input, "_data", None) is not None and input._data.dtype.kind == "u" and min_val < 0:
+        raise ValueRangeError(f"hardtanh: cannot do hardtanh on an unsigned type ({input.dtype}) with negative limits")
+    return activation("hardtanh", input, lambda x: np.clip(x, min_val, max_val), inplace,
+                      _hardtanh_backward(min_val, max_val), "HardtanhBackward0", numeric)
+
+
+def _hardtanh_backward(low, high):
+    def backward(g, x):
+        v = x._data
+        return masked(g, (v > low) & (v < high), "HardtanhBackwardBackward0")  # NaN passes nothing, as torch
+    return backward
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    """In-place :func:`hardtanh`."""
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def relu6(input, inplace: bool = False):
-    """min(max(x, 0), 6), element-wise."""
-    return _result(input, np.clip(_numeric(input, "relu6"), 0, 6), inplace)
+    """min(max(x, 0), 6), element-wise: torch's hardtanh(x, 0, 6), gradient 0 at 0 and 6."""
+    return activation("relu6", input, lambda x: np.clip(x, 0, 6), inplace, _hardtanh_backward(0, 6),
+                      "HardtanhBackward0", numeric)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    """x where x > threshold, else ``value``; the gradient is 0 where x <= threshold.
+
+    Raises:
+        ValueRangeError: an integer tensor and a ``value`` outside its dtype's range.
+    """
+    kind = getattr(getattr(input, "_data", None), "dtype", np.dtype(np.float64)).kind
+    if kind in "iu" and not np.iinfo(input._data.dtype).min <= value <= np.iinfo(input._data.dtype).max:
+        raise ValueRangeError(f"threshold: value {value} cannot be converted to {input.dtype} without overflow")
+    return activation("threshold", input, lambda x: np.where(x <= threshold, value, x).astype(x.dtype, copy=False),
+                      inplace, lambda g, x: masked(g, ~(x._data <= threshold)), "ThresholdBackward0", numeric)
+
+
+_threshold = threshold  # the argument of threshold_ below shadows the function's name
+
+
+def threshold_(input, threshold: float, value: float):
+    """In-place :func:`threshold`."""
+    return _threshold(input, threshold, value, inplace=True)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    """x where x > 0, else negative_slope * x."""
-    x = _floating(input, "leaky_relu")
-    with _ieee():
+    """x where x > 0, else negative_slope * x (the gradient at 0 is ``negative_slope``)."""
+    def values(x):
         if 0 <= negative_slope <= 1:  # the usual case: one pass fewer
-            return _result(input, np.maximum(x, x * negative_slope), inplace)
-        return _result(input, np.maximum(x, 0) + negative_slope * np.minimum(x, 0), inplace)
+            return np.maximum(x, x * negative_slope)
+        return np.maximum(x, 0) + negative_slope * np.minimum(x, 0)
+
+    def backward(g, x):
+        positive = x._data > 0  # NaN takes the slope, as torch's
+        dt = g._data.dtype
+        return scaled(g, positive.astype(dt) + (~positive).astype(dt) * dt.type(negative_slope))
+    return activation("leaky_relu", input, values, inplace, backward, "LeakyReluBackward0")
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    """In-place :func:`leaky_relu`."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False):
+    """Randomized leaky relu: in training each x <= 0 is scaled by its own slope drawn
+    uniformly from [lower, upper] (cogtensor's default generator); otherwise leaky_relu with
+    the mean slope (lower + upper) / 2. The gradient is the slope each element got."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = floating(input, "rrelu")
+    slopes = random.rng(None).uniform(lower, upper, x.shape)
+    noise = np.where(x <= 0, slopes, 1.0).astype(x.dtype)
+    return activation("rrelu", input, lambda v: v * noise, inplace, lambda g, _: scaled(g, noise),
+                      "RreluWithNoiseBackward0")
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """In-place :func:`rrelu`."""
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def hardsigmoid(input, inplace: bool = False):
-    """relu6(x + 3) / 6: a piecewise-linear sigmoid."""
-    x = _floating(input, "hardsigmoid")
-    with _ieee():
-        return _result(input, np.clip(x + 3, 0, 6) / 6, inplace)
+    """relu6(x + 3) / 6: a piecewise-linear sigmoid (gradient 1/6 strictly inside (-3, 3))."""
+    def backward(g, x):
+        v = x._data
+        return masked(g, (v > -3) & (v < 3), "HardsigmoidBackwardBackward0") / 6
+    return activation("hardsigmoid", input, lambda x: np.clip(x + 3, 0, 6) / 6, inplace, backward,
+                      "HardsigmoidBackward0")
 
 
 def hardswish(input, inplace: bool = False):
-    """x * relu6(x + 3) / 6."""
-    x = _floating(input, "hardswish")
-    with _ieee():
-        return _result(input, x * np.clip(x + 3, 0, 6) / 6, inplace)
+    """x * relu6(x + 3) / 6; the gradient is 0 up to -3, x / 3 + 1/2 between, 1 from 3 on (torch's)."""
+    def backward(g, x):
+        return where(x <= -3, 0.0, where(x >= 3, g, g * (x / 3 + 0.5)))
+    return activation("hardswish", input, lambda x: x * np.clip(x + 3, 0, 6) / 6, inplace, backward,
+                      "HardswishBackward0")
 
 
-# ----------------------------------------------------------------- exponential
-def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
-    """x where x > 0, else alpha * expm1(x) (expm1 only sees x <= 0, so never overflows)."""
-    return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0))
+def hardshrink(input, lambd: float = 0.5):
+    """x where |x| > lambd, else 0 (gradient 0 on [-lambd, lambd])."""
+    return activation("hardshrink", input, lambda x: np.where((x >= -lambd) & (x <= lambd), 0, x),
+                      False, _shrink_backward(lambd), "HardshrinkBackward0")
 
 
-def elu(input, alpha: float = 1.0, inplace: bool = False):
-    """x where x > 0, else alpha * (exp(x) - 1)."""
-    x = _floating(input, "elu")
-    with _ieee():
-        return _result(input, _elu(x, alpha), inplace)
+def softshrink(input, lambd: float = 0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (gradient 0 on [-lambd, lambd]).
 
-
-def selu(input, inplace: bool = False):
-    """scale * elu(x, alpha) with the self-normalizing constants (scale 1.0507, alpha 1.6733)."""
-    x = _floating(input, "selu")
-    with _ieee():
-        return _result(input, _SELU_SCALE * _elu(x, _SELU_ALPHA), inplace)
-
-
-def silu(input, inplace: bool = False):
-    """x * sigmoid(x) (swish), computed as x / (1 + exp(-x)), as torch: exp overflow gives -0."""
-    x = _floating(input, "silu")
-    with _ieee():
-        return _result(input, x / (1 + np.exp(-x)), inplace)
-
-
-def softplus(input, beta: float = 1.0, threshold: float = 20.0):
-    """log(1 + exp(beta * x)) / beta, or x where beta * x > threshold (linear there, no overflow)."""
-    x = _floating(input, "softplus")
-    with _ieee():
-        z = x * beta
-        return _result(input, np.where(z > threshold, x, np.log1p(np.exp(z)) / beta))
-
-
-def mish(input, inplace: bool = False):
-    """x * tanh(softplus(x)); exp overflow gives tanh(inf) = 1, so mish(x) = x for large x."""
-    x = _floating(input, "mish")
-    with _ieee():
-        return _result(input, x * np.tanh(np.log1p(np.exp(x))), inplace)
-
-
-# ----------------------------------------------------------------------- gelu
-def gelu(input, approximate: str = "none"):
-    """x * Phi(x) with Phi the standard normal CDF, exactly (``'none'``) or with torch's tanh
-    approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``'tanh'``).
-
-    Exact float64 goes through erf within 1 ulp (as torch's 0.5 x (1 + erf(x / sqrt 2)));
-    float32 and narrower through erfc (0.5 x erfc(-x / sqrt 2), relative error < 1e-5 even
-    in the far negative tail where 1 + erf cancels).
+    Raises:
+        ValueRangeError: ``lambd < 0``.
     """
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
-    x = _floating(input, "gelu")
-    with _ieee():
-        if approximate == "tanh":
-            return _result(input, 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))))
-        if x.dtype == np.float64:
-            return _result(input, 0.5 * x * (1 + _erf(x * math.sqrt(0.5))))
-        return _result(input, 0.5 * x * _erfc_float32(x * -math.sqrt(0.5)))
+    if lambd < 0:
+        raise ValueRangeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+
+    def values(x):
+        return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x * 0))
+    return activation("softshrink", input, values, False, _shrink_backward(lambd), "SoftshrinkBackward0")
 
 
-# erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + |z| / 2) for z >= 0: Numerical Recipes' Chebyshev
-# fit (erfcc), fractional error < 1.2e-7 everywhere; one branch, so cheap in numpy
-_ERFC_NR = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587,
-            -0.82215223, 0.17087277)
+def _shrink_backward(lambd):
+    def backward(g, x):
+        v = x._data
+        return masked(g, (v < -lambd) | (v > lambd), "ShrinkBackwardBackward0")  # NaN passes nothing, as torch
+    return backward
 
 
-def _erfc_float32(z: np.ndarray) -> np.ndarray:
-    """The complementary error function of float32 values, relative error < 1e-5 (< 2e-6 for z < 4)."""
-    a = np.abs(z)
-    t = 1 / (1 + 0.5 * a)
-    r = t * np.exp(_horner(t, _ERFC_NR) - a * a)
-    negative = (z < 0).astype(r.dtype)
-    return r + negative * (2 - 2 * r)  # erfc(-a) = 2 - erfc(a)
+# ------------------------------------------------------------ built of others
+def glu(input, dim: int = -1):
+    """The gated linear unit a * sigmoid(b), a and b the two halves of ``input`` along ``dim``:
+    (*, 2n, *) -> (*, n, *).
 
-
-def _horner(s: np.ndarray, coefficients) -> np.ndarray:
-    """c0 + c1 s + c2 s^2 + ..., evaluated in place."""
-    acc = np.full_like(s, coefficients[-1])
-    for c in coefficients[-2::-1]:
-        acc *= s
-        acc += c
-    return acc
-
-
-# erf's rational approximations, coefficients from fdlibm's s_erf.c (Sun Microsystems,
-# freely distributable): errors below 2**-57 on each range, so float64 results within 1 ulp.
-_ERX = 8.45062911510467529297e-01
-_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
-       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
-_QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
-       1.32494738004321644526e-04, -3.96022827877536812320e-06)
-_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
-       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
-       -2.16637559486879084300e-03)
-_QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
-       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
-_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
-       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
-       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
-_SA = (1.0, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
-       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
-       6.57024977031928170135e+00, -6.04244152148580987438e-02)
-_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
-       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
-       -4.83519191608651397019e+02)
-_SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
-       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
-       -2.24409524465858183362e+01)
-
-
-_ERF_LIBM_MAX = 2048
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """The error function of float64 values (numpy has none), within 1 ulp of libm's.
-
-    Up to a few thousand values go through ``math.erf`` (libm) one by one (numpy's
-    per-call overhead makes that faster); more through fdlibm's rational
-    approximations, each range on its own elements.
+    Raises:
+        ShapeError: a 0-d input, or an odd size along ``dim``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.size <= _ERF_LIBM_MAX:
-        return np.fromiter(map(math.erf, x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
-    a = np.abs(x).ravel()
-    out = a.copy()  # NaN stays NaN: it falls in no range below
-    with np.errstate(over="ignore", under="ignore"):
-        _erf_range(a, out, a < 0.84375, lambda v: v + v * (_horner(v * v, _PP) / _horner(v * v, _QQ)))
-        _erf_range(a, out, (a >= 0.84375) & (a < 1.25), lambda v: _ERX + _horner(v - 1, _PA) / _horner(v - 1, _QA))
-        _erf_range(a, out, (a >= 1.25) & (a < 1 / 0.35), lambda v: _erf_tail(v, _RA, _SA))
-        _erf_range(a, out, (a >= 1 / 0.35) & (a < 6), lambda v: _erf_tail(v, _RB, _SB))
-        out[a >= 6] = 1.0
-    return np.copysign(out, x.ravel()).reshape(x.shape)
+    floating(input, "glu")
+    if input.ndim == 0:
+        raise ShapeError("glu: glu does not support scalars because halving size must be even")
+    d = normalize_dim(dim, input.ndim, "glu")
+    n = input.shape[d]
+    if n % 2:
+        raise ShapeError(f"glu: Halving dimension must be even, but dimension {d} is size {n}")
+    return input.narrow(d, 0, n // 2) * sigmoid(input.narrow(d, n // 2, n // 2))
 
 
-def _erf_range(a: np.ndarray, out: np.ndarray, where: np.ndarray, fn) -> None:
-    """out[where] = fn(a[where]) (through flat indices: faster than boolean indexing)."""
-    index = np.flatnonzero(where)
-    if index.size:
-        out.put(index, fn(a.take(index)))
+def prelu(input, weight):
+    """x where x > 0, else weight * x, with one learnt slope per channel (dimension 1) or one
+    for all: ``weight`` has 1 or C elements (a 0-d or 1-D tensor).
+
+    Raises:
+        ShapeError: ``weight`` has another number of elements, or more than one dimension.
+    """
+    floating(input, "prelu")
+    require_tensor(weight, "prelu")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.ndim > 1:
+        raise ShapeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
+    if weight.numel() not in (1, channels):
+        raise ShapeError(f"prelu: Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                         f"{weight.numel()} and channel size = {channels}.")
+    w = weight.reshape(()) if weight.numel() == 1 else weight.reshape([1, channels] + [1] * (input.ndim - 2))
+    return where(input > 0, input, w * input)
 
 
-def _erf_tail(a: np.ndarray, r, s) -> np.ndarray:
-    """1 - erfc(a) for 1.25 <= a < 6, erfc(a) = exp(-a^2 - 0.5625 + R(1/a^2)/S(1/a^2)) / a, the square split
-    exactly (a's low 32 bits cleared) as fdlibm does."""
-    t = 1 / (a * a)
-    top = (a.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
-    tail = np.exp(-top * top - 0.5625) * np.exp((top - a) * (top + a) + _horner(t, r) / _horner(t, s))
-    return 1 - tail / a
+def elu_(input, alpha: float = 1.0):
+    """In-place :func:`elu`."""
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    """In-place :func:`selu`."""
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha: float = 1.0):
+    """In-place :func:`celu`."""
+    return celu(input, alpha, inplace=True)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``: (*, in), (out, in), (out,) -> (*, out) (a 1-D weight gives (*)).
+
+    The common case (float32/float64, 2-D weight) is one GEMM on the transposed weight's
+    view and one node, whose backward is two GEMMs and a sum.
+
+    Example:
+        >>> linear(cogtensor.ones(2, 3), cogtensor.ones(4, 3)).shape
+        cogtensor.Size([2, 4])
+    """
+    require_tensor(input, "linear")
+    require_tensor(weight, "linear")
+    if bias is not None:
+        require_tensor(bias, "linear")
+    if not _plain_linear(input, weight, bias):
+        _check_linear(input, weight)
+        out = matmul(input, weight.mT if weight.ndim == 2 else weight)
+        return out if bias is None else out + bias
+    values = np.matmul(input._data, weight._data.T)
+    if bias is not None:
+        np.add(values, bias._data, out=values)
+    out = input._wrap(values)
+    if input._node is None and weight._node is None and (bias is None or bias._node is None):
+        return out
+    return attach(out, "AddmmBackward0" if bias is not None else "MmBackward0", (input, weight, bias),
+                  lambda g: _linear_grads(g, input, weight, bias), saved=(input, weight))
+
+
+def _check_linear(x, w) -> None:
+    if w.ndim not in (1, 2):
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), got "
+                         f"shape {list(w.shape)}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+        raise ShapeError(f"linear: input of shape {list(x.shape)} does not fit weight of shape {list(w.shape)}: "
+                         f"the input's last dimension must equal in_features ({w.shape[-1]})")
+
+
+def _plain_linear(x, w, b) -> bool:
+    """float32/float64 operands of one dtype, a 2-D weight that fits, a bias of (), (1,) or (out,)."""
+    xd, wd = x._data, w._data
+    if xd.dtype is not wd.dtype or xd.dtype.char not in "fd" or wd.ndim != 2 or xd.ndim == 0:
+        return False
+    if xd.shape[-1] != wd.shape[1]:
+        return False
+    return b is None or (b._data.dtype is xd.dtype and b._data.shape in ((), (1,), (wd.shape[0],)))
+
+
+def _linear_grads(g, x, w, b):
+    """(d input, d weight, d bias): g @ W, g^T @ x over all rows, g summed over rows."""
+    out_features, in_features = w._data.shape
+    gx = _product(g, w) if x._node is not None else None
+    gw = gb = None
+    if w._node is not None or (b is not None and b._node is not None):
+        rows = math.prod(x._data.shape[:-1])
+        g2 = g if g._data.ndim == 2 else g.reshape(rows, out_features)
+        if w._node is not None:
+            gw = _product(g2, x if x._data.ndim == 2 else x.reshape(rows, in_features), tx=True)
+        if b is not None and b._node is not None:
+            gb = g2.sum(0) if requires_grad(g2) else g2._wrap(g2._data.sum(0))
+    return gx, gw, gb
 
 
 # ---------------------------------------------------------------------- softmax
 def _softmax_input(input, dim, dtype, op: str, stacklevel: int):
     """(values in the compute dtype, at least 1-d; the axis; the result dtype) for softmax/log_softmax."""
+    require_tensor(input, op)
     if dim is None:  # torch's deprecated implicit choice
         dim = 0 if input.ndim in (0, 1, 3) else 1
         warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include "
@@ -263,9 +320,14 @@ def _softmax_input(input, dim, dtype, op: str, stacklevel: int):
     if dtype is not None:
         if not isinstance(dtype, dtypes.dtype):
             raise TypeError(f"{op}: dtype must be a cogtensor dtype (e.g. cogtensor.float64), got {dtype!r}")
-        input = input._wrap(_rounded(input._data, dtype.numpy))
-    x = input._data if input.numel() == 0 else _floating(input, op)  # torch accepts any empty tensor
+        input = input._wrap(rounded(input._data, dtype.numpy))
+    x = input._data if input.numel() == 0 else floating(input, op)  # torch accepts any empty tensor
     return (x.reshape(1) if x.ndim == 0 else x), d, input._data.dtype
+
+
+def _sum_along(t, d: int):
+    """t summed along dimension d, kept (a 0-d tensor is its own sum)."""
+    return t.sum(d, keepdim=True) if t.ndim else t
 
 
 def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
@@ -273,25 +335,43 @@ def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
 
     ``dtype`` casts the input first (e.g. int -> float64). Rows holding +inf or only
     -inf give NaN, as torch. (The third positional argument is torch's ``_stacklevel``.)
+    The gradient is y * (g - sum(g * y)) along ``dim``.
 
     Example:
         >>> softmax(cogtensor.tensor([1000., 1001.]), dim=0)
         tensor([0.2689, 0.7311])
     """
-    x, d, out = _softmax_input(input, dim, dtype, "softmax", _stacklevel)
+    x, d, out_dtype = _softmax_input(input, dim, dtype, "softmax", _stacklevel)
     if x.size == 0:
-        return input._wrap(np.empty(input.shape, out))
-    with _ieee():  # -inf - -inf = nan; 3e38 - -3e38 = inf, as torch
-        e = np.exp(x - np.max(x, axis=d, keepdims=True))
-        return input._wrap(_rounded(e / np.sum(e, axis=d, keepdims=True), out).reshape(input.shape))
+        out = input._wrap(np.empty(input.shape, out_dtype))
+    else:
+        with ieee():  # -inf - -inf = nan; 3e38 - -3e38 = inf, as torch
+            e = np.exp(x - np.max(x, axis=d, keepdims=True))
+            out = input._wrap(rounded(e / np.sum(e, axis=d, keepdims=True), out_dtype).reshape(input.shape))
+    return attach(out, "SoftmaxBackward0", (input,), lambda g, y: y * (g - _sum_along(g * y, d)), with_output=True)
 
 
 def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
-    """x - logsumexp(x) along ``dim``, stable for large inputs: [1000, 1001] -> [-1.3133, -0.3133]."""
-    x, d, out = _softmax_input(input, dim, dtype, "log_softmax", _stacklevel)
+    """x - logsumexp(x) along ``dim``, stable for large inputs: [1000, 1001] -> [-1.3133, -0.3133].
+
+    The gradient is g - exp(y) * sum(g) along ``dim``."""
+    x, d, out_dtype = _softmax_input(input, dim, dtype, "log_softmax", _stacklevel)
     if x.size == 0:
-        return input._wrap(np.empty(input.shape, out))
-    with _ieee():
-        shifted = x - np.max(x, axis=d, keepdims=True)
-        result = shifted - np.log(np.sum(np.exp(shifted), axis=d, keepdims=True))
-    return input._wrap(_rounded(result, out).reshape(input.shape))
+        result = np.empty(input.shape, out_dtype)
+    else:
+        with ieee():
+            shifted = x - np.max(x, axis=d, keepdims=True)
+            result = shifted - np.log(np.sum(np.exp(shifted), axis=d, keepdims=True))
+    out = input._wrap(rounded(result, out_dtype).reshape(input.shape))
+    return attach(out, "LogSoftmaxBackward0", (input,), lambda g, y: g - exp(y) * _sum_along(g, d),
+                  with_output=True)
+
+
+def softmin(input, dim=None, _stacklevel: int = 3, dtype=None):
+    """softmax(-x) along ``dim``."""
+    require_tensor(input, "softmin")
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn("Implicit dimension choice for softmin has been deprecated. Change the call to include "
+                      "dim=X as an argument.", UserWarning, stacklevel=_stacklevel)
+    return softmax(-input, dim, dtype=dtype)

@@ -181,6 +181,8 @@ def default_gradient(t, g):
     if g is None:
         if t._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        if t._data.dtype.kind == "c":
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs")
         return t._wrap(np.ones(t._data.shape, t._data.dtype))
     if not isinstance(g, AutogradMethods):
         g = t._wrap(np.asarray(g, dtype=t._data.dtype))

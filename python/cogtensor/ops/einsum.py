@@ -1,5 +1,13 @@
 """``einsum``: Einstein summation with torch's equation syntax (ellipsis, implicit
-output, sublist form) and result dtypes, planned once per equation and shapes."""
+output, sublist form) and result dtypes, planned once per equation and shapes.
+
+Backward: the gradient of an operand is an einsum of the output gradient with the
+other operands, onto that operand's distinct labels; labels summed inside that
+operand alone are broadcast back, repeated labels (diagonals) are written back
+onto the diagonal by :func:`_onto_diagonal` (whose own backward reads the
+diagonal with einsum again), and broadcast size-1 dimensions are summed. All of
+it is recorded, so gradients can be differentiated again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import numpy as np
 
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, ShapeError
+from cogtensor.graph import attach
 from cogtensor.ops.products import _is_tensor, product_arrays
 
 __all__ = ["einsum"]
@@ -186,7 +195,57 @@ def einsum(equation, *operands):
     result = product_arrays(lambda *xs: np.einsum(canonical, *xs, optimize=optimize), arrays, d)
     if not result.flags.owndata:  # numpy returns views for permutations and diagonals
         result = result.copy()
-    return operands[0]._wrap(result)
+    out = operands[0]._wrap(result)
+    if all(t._node is None for t in operands):
+        return out
+    return attach(out, "EinsumBackward0", operands, lambda g: _einsum_grads(g, canonical, layouts, operands),
+                  saved=operands)
+
+
+# ------------------------------------------------------------------ backward
+def _einsum_grads(g, canonical: str, layouts, operands):
+    """One gradient per operand of ``einsum(canonical, *operands)`` (None for those outside the graph)."""
+    lhs, out_term = canonical.split("->")
+    terms = lhs.split(",")
+    padded = [t if pad is None else t.reshape(pad) for t, (pad, _) in zip(operands, layouts)]
+    return tuple(_operand_grad(g, k, terms, out_term, padded).reshape(t._data.shape) if t._node is not None
+                 else None for k, t in enumerate(operands))
+
+
+def _operand_grad(g, k, terms, out_term, padded):
+    """The gradient of operand ``k`` (canonical ``terms``, operands viewed in their ``padded`` shapes):
+    ``einsum(g, other operands -> k's distinct labels)``, then fitted to ``k``'s sizes (labels only
+    ``k`` sums are broadcast back, size-1 labels summed), put on ``k``'s diagonals, and reshaped to
+    ``k``'s own shape (the ellipsis unpadded)."""
+    term, x = terms[k], padded[k]
+    distinct = "".join(dict.fromkeys(term))
+    others = [(t, o if o.dtype is g.dtype else o.to(g.dtype)) for i, (t, o) in enumerate(zip(terms, padded))
+              if i != k]
+    known = set(out_term).union(*(t for t, _ in others))
+    reachable = "".join(c for c in distinct if c in known)
+    if others or reachable != out_term:
+        g = einsum(",".join([out_term] + [t for t, _ in others]) + "->" + reachable, g, *(o for _, o in others))
+    own = [x._data.shape[term.index(c)] for c in distinct]
+    got = dict(zip(reachable, g._data.shape))
+    g = g.reshape([got.get(c, 1) for c in distinct])  # a size-1 dimension for each label only k has
+    summed = tuple(i for i, c in enumerate(distinct) if own[i] == 1 and got.get(c, 1) != 1)
+    if summed:
+        g = g.sum(summed, keepdim=True)
+    if list(g._data.shape) != own:
+        g = g.expand(own)
+    if distinct != term:
+        g = _onto_diagonal(g, distinct, term, x._data.shape)
+    return g
+
+
+def _onto_diagonal(g, distinct: str, term: str, shape):
+    """A zero tensor of ``shape`` (labelled ``term``, which repeats labels) holding ``g``
+    (labelled ``distinct``) on its diagonal: ``einsum("ii->i")``'s gradient. Its own
+    backward reads the diagonal back with einsum."""
+    out = np.zeros(shape, g._data.dtype)
+    strides = [sum(out.strides[i] for i, t in enumerate(term) if t == c) for c in distinct]
+    np.lib.stride_tricks.as_strided(out, g._data.shape, strides, writeable=True)[...] = g._data
+    return attach(g._wrap(out), "DiagonalScatterBackward0", (g,), lambda gg: einsum(f"{term}->{distinct}", gg))
 
 
 class _Spec:

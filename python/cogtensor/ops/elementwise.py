@@ -24,13 +24,14 @@ import math
 from cogtensor import dtypes
 from cogtensor.graph import attach, requires_grad
 from cogtensor.ops.autograd_methods import commit_in_place, snapshot
-from cogtensor.errors import DTypeError, ShapeError, ValueRangeError
+from cogtensor.ops.complex import complex as complex_from_parts, handle_r_to_c as _r2c
+from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError, ValueRangeError
 from cogtensor.ops.elementwise_core import (  # the machinery these ops run on
     ElementwiseBase,
     _PLAIN_CHARS, _TORCH_NAMES, _alpha_check, _apply, _bool_to_long, _check_fits, _clamp_kernel, _float_test,
     _floating, _floor_divide, _fmod, _integral, _is_operand, _keep_integers, _lerp, _lerp_check, _no_bool,
-    _plain_other, _pow_check, _power, _quiet, _remainder, _restore, _round_decimals, _rsqrt, _sigmoid, _sign,
-    _silence, _to_bool, _to_float, _trunc_divide, _unary_float, _with_alpha,
+    _no_complex, _plain_other, _pow_check, _power, _quiet, _real_no_bool, _remainder, _restore, _round_decimals,
+    _rsqrt, _sigmoid, _sign, _silence, _to_bool, _to_float, _trunc_divide, _unary_float, _with_alpha,
 )
 
 __all__ = [
@@ -55,21 +56,35 @@ def add(input, other, *, alpha=1):
         >>> cogtensor.add(cogtensor.tensor([1, 2]), 0.5).tolist()
         [1.5, 2.5]
     """
-    out = _apply("add", _with_alpha(np.add, alpha), input, other, check=_alpha_check(alpha))
-    return attach(out, "AddBackward0", (input, other), lambda g: (g, g if alpha == 1 else g * alpha))
+    return _add_graph(_apply("add", _with_alpha(np.add, alpha), input, other, check=_alpha_check(alpha)),
+                      input, other, alpha)
+
+
+def _add_graph(out, input, other, alpha=1):
+    return attach(out, "AddBackward0", (input, other),
+                  lambda g: (_r2c(input, g), _r2c(other, g if alpha == 1 else g * _conj(alpha))))
 
 
 def sub(input, other, *, alpha=1):
     """``input - alpha * other``; bool operands raise as in torch (use ``^`` or ``~``)."""
     out = _apply("sub", _with_alpha(np.subtract, alpha), input, other, check=_alpha_check(alpha, sub=True))
-    return attach(out, "SubBackward0", (input, other), lambda g: (g, -g if alpha == 1 else g * -alpha))
+    return _sub_graph(out, input, other, alpha)
+
+
+def _sub_graph(out, input, other, alpha=1):
+    return attach(out, "SubBackward0", (input, other),
+                  lambda g: (_r2c(input, g), _r2c(other, -g if alpha == 1 else g * -_conj(alpha))))
 
 
 def mul(input, other):
     """``input * other`` (bool * bool is a logical and)."""
-    out = _apply("mul", np.multiply, input, other, scalar_other=True)
+    return _mul_graph(_apply("mul", np.multiply, input, other, scalar_other=True), input, other)
+
+
+def _mul_graph(out, input, other):
     return attach(out, "MulBackward0", (input, other),
-                  lambda g: (g * other if _wants(input) else None, g * input if _wants(other) else None),
+                  lambda g: (_r2c(input, g * _conj(other)) if _wants(input) else None,
+                             _r2c(other, g * _conj(input)) if _wants(other) else None),
                   saved=(input, other))
 
 
@@ -81,14 +96,13 @@ def div(input, other, *, rounding_mode=None):
         RuntimeError: "ZeroDivisionError" for an integer division by zero with a rounding mode.
     """
     if rounding_mode is None:
-        out = _apply("div", np.divide, input, other, cast=_to_float, scalar_other=True)
-        return attach(out, "DivBackward0", (input, other),
-                      lambda g: (g / other if _wants(input) else None,
-                                 -g * input / (other * other) if _wants(other) else None), saved=(input, other))
+        return _div_graph(_apply("div", np.divide, input, other, cast=_to_float, scalar_other=True), input, other)
     if rounding_mode == "trunc":
-        return _zero_grad(_apply("div", _trunc_divide, input, other, check=_no_bool, scalar_other=True), input, other)
+        return _zero_grad(_apply("div", _trunc_divide, input, other, check=_real_no_bool, scalar_other=True),
+                          input, other)
     if rounding_mode == "floor":
-        return _zero_grad(_apply("div", _floor_divide, input, other, check=_no_bool, scalar_other=True), input, other)
+        return _zero_grad(_apply("div", _floor_divide, input, other, check=_real_no_bool, scalar_other=True),
+                          input, other)
     raise ValueRangeError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}")
 
 
@@ -99,13 +113,13 @@ def true_divide(input, other):
 
 def floor_divide(input, other):
     """``input // other``, rounded down (Python's rule); integer division by zero raises RuntimeError."""
-    return _zero_grad(_apply("floor_divide", _floor_divide, input, other, check=_no_bool, scalar_other=True),
+    return _zero_grad(_apply("floor_divide", _floor_divide, input, other, check=_real_no_bool, scalar_other=True),
                       input, other)
 
 
 def remainder(input, other):
     """``input % other`` with the sign of ``other`` (Python's rule); integer % 0 raises RuntimeError."""
-    out = _apply("remainder", _remainder, input, other, check=_no_bool)
+    out = _apply("remainder", _remainder, input, other, check=_real_no_bool)
     return attach(out, "RemainderBackward0", (input, other),
                   lambda g: (g, -g * div(input, other, rounding_mode="floor") if _wants(other) else None),
                   saved=(input, other))
@@ -113,7 +127,7 @@ def remainder(input, other):
 
 def fmod(input, other):
     """C's fmod: the remainder with the sign of ``input``; integer fmod by 0 raises RuntimeError."""
-    out = _apply("fmod", _fmod, input, other, check=_no_bool)
+    out = _apply("fmod", _fmod, input, other, check=_real_no_bool)
     return attach(out, "FmodBackward0", (input, other),
                   lambda g: (g, -g * div(input, other, rounding_mode="trunc") if _wants(other) else None),
                   saved=(input, other))
@@ -124,21 +138,33 @@ def pow(input, exponent):
     as in torch; with a tensor exponent, integer negative powers follow torch (0 unless the base is +-1)."""
     out = _apply("pow", _power, input, exponent, check=_pow_check(exponent))
     return attach(out, "PowBackward0", (input, exponent), lambda g, y: (
-        _pow_base_grad(g, input, exponent) if _wants(input) else None,
-        _kept(g * y * log(input), logical_not(_is_zero_base(input, exponent))) if _wants(exponent) else None),
+        _r2c(input, _pow_base_grad(g, input, exponent)) if _wants(input) else None,
+        _r2c(exponent, _kept(g * _conj(y * _log(input, y)), logical_not(_is_zero_base(input, exponent))))
+        if _wants(exponent) else None),
         saved=(input, exponent), with_output=True)
 
 
 def _pow_base_grad(g, x, e):
     """d(x ** e)/dx = e * x ** (e - 1), and 0 where e == 0 (torch's rule, even at x = 0)."""
     if isinstance(e, ElementwiseOps):
-        return _kept(g * e * pow(x, e - 1), ne(e, 0))
-    return g * 0.0 if e == 0 else g * e * pow(x, e - 1)
+        return _kept(g * _conj(e * pow(x, e - 1)), ne(e, 0))
+    return g * 0.0 if e == 0 else g * _conj(e * pow(x, e - 1))
+
+
+def _log(x, y):
+    """log of the base ``x`` of the power ``y``, in y's dtype as torch promotes it (a negative real
+    base of a complex power has a complex log); a Python number base gives a numpy scalar."""
+    if isinstance(x, ElementwiseOps):
+        return log(x if x.dtype is y.dtype else x.to(y.dtype))
+    return _quiet(np.log, np.complex128(x) if y._data.dtype.kind == "c" else x)
 
 
 def _is_zero_base(x, e):
-    """Where d(x ** e)/de is 0 by torch's convention: x == 0 and e >= 0 (log(0) aside)."""
+    """Where d(x ** e)/de is 0 by torch's convention: x == 0 and e >= 0 (log(0) aside); a
+    complex e counts when it is real and >= 0."""
     zero = eq(x, 0) if isinstance(x, ElementwiseOps) else (x == 0)
+    if e._data.dtype.kind == "c":
+        return logical_and(zero, logical_and(eq(e.imag, 0), ge(e.real, 0)))
     return logical_and(zero, ge(e, 0))
 
 
@@ -160,7 +186,11 @@ def positive(input):
 
 
 def abs(input):
-    """``|input|`` in the input's dtype (the most negative integer stays negative, as in torch)."""
+    """``|input|`` in the input's dtype (the most negative integer stays negative, as in torch);
+    the magnitude of a complex tensor is real (complex64 -> float32)."""
+    if isinstance(input, ElementwiseOps) and input._data.dtype.kind == "c":
+        out = input._wrap(_quiet(np.abs, input._data))
+        return attach(out, "AbsBackward0", (input,), lambda g: g * input.sgn(), saved=(input,))
     out = _apply("abs", np.abs, input, check=_no_bool)
     return attach(out, "AbsBackward0", (input,), lambda g: g * sign(input), saved=(input,))
 
@@ -168,13 +198,13 @@ def abs(input):
 def reciprocal(input):
     """``1 / input``; integer and bool tensors give the default float dtype."""
     out = _unary_float("reciprocal", np.reciprocal, input)
-    return attach(out, "ReciprocalBackward0", (input,), lambda g, y: -g * y * y, with_output=True)
+    return attach(out, "ReciprocalBackward0", (input,), lambda g, y: -g * (y * y).conj(), with_output=True)
 
 
 def square(input):
     """``input * input``; bool tensors give int64, as ``pow(input, 2)`` in torch."""
     out = _apply("square", np.square, input, cast=_bool_to_long)
-    return attach(out, "PowBackward0", (input,), lambda g: g * input * 2.0, saved=(input,))
+    return attach(out, "PowBackward0", (input,), lambda g: g * (input * 2.0).conj(), saved=(input,))
 
 
 subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
@@ -183,143 +213,150 @@ subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
 # ----------------------------------------------------------- float functions
 def exp(input):
     """``e ** input``."""
-    return attach(_unary_float("exp", np.exp, input), "ExpBackward0", (input,), lambda g, y: g * y, with_output=True)
+    out = _unary_float("exp", np.exp, input)
+    return attach(out, "ExpBackward0", (input,), lambda g, y: g * y.conj(), with_output=True)
 
 
 def exp2(input):
     """``2 ** input``."""
     out = _unary_float("exp2", np.exp2, input)
-    return attach(out, "Exp2Backward0", (input,), lambda g, y: g * y * math.log(2.0), with_output=True)
+    return attach(out, "Exp2Backward0", (input,), lambda g, y: g * (y * math.log(2.0)).conj(), with_output=True)
 
 
 def expm1(input):
     """``exp(input) - 1``, accurate near 0."""
     out = _unary_float("expm1", np.expm1, input)
-    return attach(out, "Expm1Backward0", (input,), lambda g, y: g * (y + 1), with_output=True)
+    return attach(out, "Expm1Backward0", (input,), lambda g, y: g * (y + 1).conj(), with_output=True)
 
 
 def log(input):
     """Natural logarithm (``log(0) = -inf``, negative inputs give NaN)."""
-    return attach(_unary_float("log", np.log, input), "LogBackward0", (input,), lambda g: g / input, saved=(input,))
+    out = _unary_float("log", np.log, input)
+    return attach(out, "LogBackward0", (input,), lambda g: g / input.conj(), saved=(input,))
 
 
 def log2(input):
     """Base-2 logarithm."""
     out = _unary_float("log2", np.log2, input)
-    return attach(out, "Log2Backward0", (input,), lambda g: g / (input * math.log(2.0)), saved=(input,))
+    return attach(out, "Log2Backward0", (input,), lambda g: g / (input * math.log(2.0)).conj(), saved=(input,))
 
 
 def log10(input):
     """Base-10 logarithm."""
     out = _unary_float("log10", np.log10, input)
-    return attach(out, "Log10Backward0", (input,), lambda g: g / (input * math.log(10.0)), saved=(input,))
+    return attach(out, "Log10Backward0", (input,), lambda g: g / (input * math.log(10.0)).conj(), saved=(input,))
 
 
 def log1p(input):
     """``log(1 + input)``, accurate near 0."""
     out = _unary_float("log1p", np.log1p, input)
-    return attach(out, "Log1PBackward0", (input,), lambda g: g / (input + 1), saved=(input,))
+    return attach(out, "Log1PBackward0", (input,), lambda g: g / (input + 1).conj(), saved=(input,))
 
 
 def sqrt(input):
     """Square root (NaN for negative inputs)."""
     out = _unary_float("sqrt", np.sqrt, input)
-    return attach(out, "SqrtBackward0", (input,), lambda g, y: g / (y * 2), with_output=True)
+    return attach(out, "SqrtBackward0", (input,), lambda g, y: g / (y * 2).conj(), with_output=True)
 
 
 def rsqrt(input):
     """``1 / sqrt(input)`` (``rsqrt(0) = inf``)."""
     out = _unary_float("rsqrt", _rsqrt, input)
-    return attach(out, "RsqrtBackward0", (input,), lambda g, y: g * y * y * y * -0.5, with_output=True)
+    return attach(out, "RsqrtBackward0", (input,), lambda g, y: g * (y * y * y).conj() * -0.5, with_output=True)
 
 
 def sin(input):
     """Sine (radians)."""
     out = _unary_float("sin", np.sin, input)
-    return attach(out, "SinBackward0", (input,), lambda g: g * cos(input), saved=(input,))
+    return attach(out, "SinBackward0", (input,), lambda g: g * cos(input).conj(), saved=(input,))
 
 
 def cos(input):
     """Cosine (radians)."""
     out = _unary_float("cos", np.cos, input)
-    return attach(out, "CosBackward0", (input,), lambda g: -g * sin(input), saved=(input,))
+    return attach(out, "CosBackward0", (input,), lambda g: -g * sin(input).conj(), saved=(input,))
 
 
 def tan(input):
     """Tangent (radians)."""
     out = _unary_float("tan", np.tan, input)
-    return attach(out, "TanBackward0", (input,), lambda g, y: g * (y * y + 1), with_output=True)
+    return attach(out, "TanBackward0", (input,), lambda g, y: g * (y * y + 1).conj(), with_output=True)
 
 
 def asin(input):
     """Inverse sine."""
     out = _unary_float("asin", np.arcsin, input)
-    return attach(out, "AsinBackward0", (input,), lambda g: g * rsqrt(1 - input * input), saved=(input,))
+    return attach(out, "AsinBackward0", (input,), lambda g: g * rsqrt(1 - input * input).conj(), saved=(input,))
 
 
 def acos(input):
     """Inverse cosine."""
     out = _unary_float("acos", np.arccos, input)
-    return attach(out, "AcosBackward0", (input,), lambda g: -g * rsqrt(1 - input * input), saved=(input,))
+    return attach(out, "AcosBackward0", (input,), lambda g: -g * rsqrt(1 - input * input).conj(), saved=(input,))
 
 
 def atan(input):
     """Inverse tangent."""
     out = _unary_float("atan", np.arctan, input)
-    return attach(out, "AtanBackward0", (input,), lambda g: g / (input * input + 1), saved=(input,))
+    return attach(out, "AtanBackward0", (input,), lambda g: g / (input * input + 1).conj(), saved=(input,))
 
 
 def sinh(input):
     """Hyperbolic sine."""
     out = _unary_float("sinh", np.sinh, input)
-    return attach(out, "SinhBackward0", (input,), lambda g: g * cosh(input), saved=(input,))
+    return attach(out, "SinhBackward0", (input,), lambda g: g * cosh(input).conj(), saved=(input,))
 
 
 def cosh(input):
     """Hyperbolic cosine."""
     out = _unary_float("cosh", np.cosh, input)
-    return attach(out, "CoshBackward0", (input,), lambda g: g * sinh(input), saved=(input,))
+    return attach(out, "CoshBackward0", (input,), lambda g: g * sinh(input).conj(), saved=(input,))
 
 
 def tanh(input):
     """Hyperbolic tangent."""
     out = _unary_float("tanh", np.tanh, input)
-    return attach(out, "TanhBackward0", (input,), lambda g, y: g * (1 - y * y), with_output=True)
+    return attach(out, "TanhBackward0", (input,), lambda g, y: g * (1 - y * y).conj(), with_output=True)
 
 
 def sigmoid(input):
     """``1 / (1 + exp(-input))`` (saturates to 0 and 1 without warnings)."""
     out = _unary_float("sigmoid", _sigmoid, input)
-    return attach(out, "SigmoidBackward0", (input,), lambda g, y: g * y * (1 - y), with_output=True)
+    return attach(out, "SigmoidBackward0", (input,), lambda g, y: g * (y * (1 - y)).conj(), with_output=True)
 
 
 # -------------------------------------------------------- rounding and range
 def floor(input):
     """Round down; integer tensors come back unchanged (a copy)."""
-    return _zero_grad(_apply("floor", _keep_integers(np.floor), input, check=_no_bool), input)
+    return _zero_grad(_apply("floor", _keep_integers(np.floor), input, check=_real_no_bool), input)
 
 
 def ceil(input):
     """Round up; integer tensors come back unchanged (a copy)."""
-    return _zero_grad(_apply("ceil", _keep_integers(np.ceil), input, check=_no_bool), input)
+    return _zero_grad(_apply("ceil", _keep_integers(np.ceil), input, check=_real_no_bool), input)
 
 
 def trunc(input):
     """Round toward zero; integer tensors come back unchanged (a copy)."""
-    return _zero_grad(_apply("trunc", _keep_integers(np.trunc), input, check=_no_bool), input)
+    return _zero_grad(_apply("trunc", _keep_integers(np.trunc), input, check=_real_no_bool), input)
 
 
 def round(input, decimals=0):
     """Round half to even (``round(2.5) = 2``), to ``decimals`` places (negative: tens,
     hundreds, ...); integer tensors only take ``decimals=0``, as in torch."""
     if decimals == 0:
-        return _zero_grad(_apply("round", _keep_integers(np.rint), input, check=_no_bool), input)
+        return _zero_grad(_apply("round", _keep_integers(np.rint), input, check=_real_no_bool), input)
     return _zero_grad(_apply("round", _round_decimals(decimals), input, check=_floating), input)
 
 
 def sign(input):
     """-1, 0 or 1 in the input's dtype (NaN gives 0, as torch; bool stays bool)."""
-    return _zero_grad(_apply("sign", _sign, input), input)
+    return _zero_grad(_apply("sign", _sign, input, check=_sign_check), input)
+
+
+def _sign_check(op, dt, operands):
+    if dt.is_complex:
+        raise NotImplementedForDType(f"sign: not implemented for complex tensors ({dt.name}); sgn() gives z / |z|")
 
 
 def _clamp(op, input, min, max):
@@ -328,6 +365,7 @@ def _clamp(op, input, min, max):
     bounds = [b for b in (min, max) if b is not None]
 
     def check(op, dt, operands):
+        _no_complex(op, dt, operands)
         if len(bounds) == 2 or not isinstance(bounds[0], ElementwiseOps):  # one tensor bound: maximum/minimum
             _no_bool(op, dt, operands)
         for b in bounds:
@@ -370,24 +408,24 @@ clip = clamp
 
 def maximum(input, other):
     """Element-wise maximum of two broadcast operands (NaN propagates)."""
-    out = _apply("maximum", np.maximum, input, other)
-    return attach(out, "MaximumBackward0", (input, other), lambda g: _split_ties(g, input, other, gt),
+    out = _apply("maximum", np.maximum, input, other, check=_no_complex)
+    return attach(out, "MaximumBackward0", (input, other), lambda g: _split_ties(g, input, other, lt),
                   saved=(input, other))
 
 
 def minimum(input, other):
     """Element-wise minimum of two broadcast operands (NaN propagates)."""
-    out = _apply("minimum", np.minimum, input, other)
-    return attach(out, "MinimumBackward0", (input, other), lambda g: _split_ties(g, input, other, lt),
+    out = _apply("minimum", np.minimum, input, other, check=_no_complex)
+    return attach(out, "MinimumBackward0", (input, other), lambda g: _split_ties(g, input, other, gt),
                   saved=(input, other))
 
 
-def _split_ties(g, x, y, wins):
-    """maximum/minimum: the gradient goes to the operand taken; ties share it equally (torch)."""
-    tie = eq(x, y)
-    share = _kept(g * 0.5, tie)
-    return (_kept(g, wins(x, y)) + share if _wants(x) else None,
-            _kept(g, wins(y, x)) + share if _wants(y) else None)
+def _split_ties(g, x, y, loses):
+    """maximum/minimum as torch: ties share the gradient equally, the operand not taken
+    (``loses(it, the other)``) gets none, and with a NaN both get all of it."""
+    shared = (g * 0.5).where(eq(x, y), g)
+    return (_kept(shared, logical_not(loses(x, y))) if _wants(x) else None,
+            _kept(shared, logical_not(loses(y, x))) if _wants(y) else None)
 
 
 def lerp(input, end, weight):
@@ -412,22 +450,22 @@ def ne(input, other):
 
 def lt(input, other):
     """``input < other`` as a bool tensor."""
-    return _apply("lt", np.less, input, other, bool_out=True)
+    return _apply("lt", np.less, input, other, bool_out=True, check=_no_complex)
 
 
 def le(input, other):
     """``input <= other`` as a bool tensor."""
-    return _apply("le", np.less_equal, input, other, bool_out=True)
+    return _apply("le", np.less_equal, input, other, bool_out=True, check=_no_complex)
 
 
 def gt(input, other):
     """``input > other`` as a bool tensor."""
-    return _apply("gt", np.greater, input, other, bool_out=True)
+    return _apply("gt", np.greater, input, other, bool_out=True, check=_no_complex)
 
 
 def ge(input, other):
     """``input >= other`` as a bool tensor."""
-    return _apply("ge", np.greater_equal, input, other, bool_out=True)
+    return _apply("ge", np.greater_equal, input, other, bool_out=True, check=_no_complex)
 
 
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
@@ -496,8 +534,20 @@ def _wants(x) -> bool:
 
 
 def _kept(g, mask):
-    """``g`` where ``mask`` holds, 0 elsewhere (NaNs outside the mask do not leak)."""
+    """``g`` where ``mask`` holds, 0 elsewhere (NaNs outside the mask do not leak); a complex ``g``
+    part by part, so that its double backward meets only real ``where``s."""
+    if g._data.dtype.kind == "c":
+        return complex_from_parts(_kept(g.real, mask), _kept(g.imag, mask))
     return g.where(mask, 0.0)
+
+
+def _conj(x):
+    """The complex conjugate of a factor in a gradient formula (torch's ``grad * other.conj()``);
+    real tensors and numbers come back as they are."""
+    if isinstance(x, ElementwiseOps):
+        return x.conj() if x._data.dtype.kind == "c" else x
+    return x.conjugate() if isinstance(x, (complex, np.complexfloating)) else x
+
 
 
 def _zero_grad(out, *inputs):
@@ -506,18 +556,26 @@ def _zero_grad(out, *inputs):
 
 
 # ------------------------------------------------------- methods, operators
-def _operator(fn, reflected=False, ufunc=None):
+def _div_graph(out, input, other):
+    return attach(out, "DivBackward0", (input, other),
+                  lambda g: (_r2c(input, g / _conj(other)) if _wants(input) else None,
+                             _r2c(other, -g * _conj(input / other / other)) if _wants(other) else None),
+                  saved=(input, other))
+
+
+def _operator(fn, reflected=False, ufunc=None, graph=None):
     """``self <op> other`` (or ``other <op> self``); NotImplemented for operands we do not take,
     so Python tries the other side (and ``t == None`` is False).
 
     With ``ufunc``, two tensors of one shape and one float32/float64 dtype (where the
     op is exactly that numpy ufunc) skip promotion and broadcasting checks: on tiny
-    tensors those checks would cost several times the arithmetic.
+    tensors those checks would cost several times the arithmetic. ``graph(out, a, b)``
+    records such a result in the autograd graph.
     """
     def method(self, other):
         a = self._data
-        if ufunc is not None and self._node is None and a.ndim and a.dtype.char in _PLAIN_CHARS:
-            b = _plain_other(a, other)
+        if ufunc is not None and a.ndim and a.dtype.char in _PLAIN_CHARS and (graph or self._node is None):
+            b = _plain_other(a, other, graph is not None)
             if b is not None:
                 token = _silence()  # inline _quiet and _fresh: this path is all overhead on tiny tensors
                 try:
@@ -527,7 +585,9 @@ def _operator(fn, reflected=False, ufunc=None):
                 result = object.__new__(type(self))
                 result._data = out
                 result._node = result._vc = result._grad = result._extra = None
-                return result
+                if graph is None:
+                    return result
+                return graph(result, other, self) if reflected else graph(result, self, other)
         if not _is_operand(other):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
@@ -544,7 +604,9 @@ def _rtruediv(self, other):
 def _write(op, self, result):
     """Copy ``result`` into ``self``'s memory by torch's in-place rules; returns self."""
     src, dst = result.dtype, self.dtype
-    if (src.is_floating_point and not dst.is_floating_point) or (dst is dtypes.bool and src is not dtypes.bool):
+    inexact = dst.is_floating_point or dst.is_complex
+    if ((src.is_floating_point and not inexact) or (src.is_complex and not dst.is_complex)
+            or (dst is dtypes.bool and src is not dtypes.bool)):
         raise DTypeError(f"{op}: result type {_TORCH_NAMES[src.name]} can't be cast to the desired "
                           f"output type {_TORCH_NAMES[dst.name]}")
     if result.shape != self.shape:
@@ -583,10 +645,11 @@ class ElementwiseOps(ElementwiseBase):
     __slots__ = ()
 
     # commutative ops keep self first when reflected: torch's 0.1 * t is t.mul(0.1)
-    __add__ = __radd__ = _operator(add, ufunc=np.add)
-    __sub__, __rsub__ = _operator(sub, ufunc=np.subtract), _operator(sub, True, np.subtract)
-    __mul__ = __rmul__ = _operator(mul, ufunc=np.multiply)
-    __truediv__, __rtruediv__ = _operator(div, ufunc=np.true_divide), _rtruediv
+    __add__ = __radd__ = _operator(add, ufunc=np.add, graph=_add_graph)
+    __sub__ = _operator(sub, ufunc=np.subtract, graph=_sub_graph)
+    __rsub__ = _operator(sub, True, np.subtract, _sub_graph)
+    __mul__ = __rmul__ = _operator(mul, ufunc=np.multiply, graph=_mul_graph)
+    __truediv__, __rtruediv__ = _operator(div, ufunc=np.true_divide, graph=_div_graph), _rtruediv
     __floordiv__, __rfloordiv__ = _operator(floor_divide), _operator(floor_divide, True)
     __mod__, __rmod__ = _operator(remainder), _operator(remainder, True)
     __pow__, __rpow__ = _operator(pow), _operator(pow, True)

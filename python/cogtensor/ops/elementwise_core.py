@@ -24,7 +24,8 @@ class ElementwiseBase:
 
 # ------------------------------------------------------------------ errors
 _TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+                "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _describe(operands) -> str:
@@ -66,7 +67,8 @@ def _quiet(fn, *args):
 
 
 # ------------------------------------------------------------ the one helper
-_NUMBERS = (builtins.bool, builtins.int, builtins.float, np.bool_, np.integer, np.floating)
+_NUMBERS = (builtins.bool, builtins.int, builtins.float, builtins.complex, np.bool_, np.integer, np.floating,
+            np.complexfloating)
 _OPMATH = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16): np.dtype(np.float32)}
 _BOOL = np.dtype(np.bool_)
 _BOOLS = (builtins.bool, np.bool_)
@@ -212,13 +214,13 @@ def _ready_arrays(operands, dt: np.dtype):
 _PLAIN_CHARS = "fd"  # dtype.char of float32 and float64: the quickest test on the hot path
 
 
-def _plain_other(a: np.ndarray, other):
+def _plain_other(a: np.ndarray, other, in_graph: bool = False):
     """``other``'s value when ``a <op> other`` needs no promotion or broadcast check: a
-    tensor of a's float dtype and shape, or a Python float or small int (numpy's weak
-    scalars then keep a's dtype, as torch does); else None."""
+    tensor of a's float dtype and shape (out of the graph unless ``in_graph``), or a Python
+    float or small int (numpy's weak scalars then keep a's dtype, as torch does); else None."""
     if isinstance(other, ElementwiseBase):
         data = other._data
-        return data if data.dtype == a.dtype and data.shape == a.shape and other._node is None else None
+        return data if data.dtype == a.dtype and data.shape == a.shape and (in_graph or other._node is None) else None
     if type(other) is builtins.float or (type(other) is builtins.int and -(2**53) <= other <= 2**53):
         return other
     return None
@@ -243,7 +245,7 @@ def _unary_float(op, kernel, input):
 
 # ------------------------------------------------------- casts and checks
 def _to_float(dt):
-    return dt if dt.is_floating_point else dtypes.get_default_dtype()
+    return dt if dt.is_floating_point or dt.is_complex else dtypes.get_default_dtype()
 
 
 def _to_bool(dt):
@@ -260,8 +262,20 @@ def _no_bool(op, dt, operands):
 
 
 def _integral(op, dt, operands):
-    if dt.is_floating_point:
+    if dt.is_floating_point or dt.is_complex:
         raise _not_implemented(op, dt, operands)
+
+
+def _no_complex(op, dt, operands):
+    """Ops that order values (comparisons, rounding, clamp, max/min, remainders) refuse complex, as torch."""
+    if dt.is_complex:
+        raise NotImplementedForDType(f"{op}: not implemented for complex tensors ({dt.name}; operands: "
+                                     f"{_describe(operands)}); complex numbers have no order")
+
+
+def _real_no_bool(op, dt, operands):
+    _no_complex(op, dt, operands)
+    _no_bool(op, dt, operands)
 
 
 def _floating(op, dt, operands):
@@ -282,8 +296,10 @@ def _alpha_check(alpha, sub=False):
             _no_bool_subtraction(operands)
         if isinstance(alpha, _BOOLS) and dt is not dtypes.bool:
             raise DTypeError(f"{op}: Boolean alpha only supported for Boolean results.")
-        if isinstance(alpha, (builtins.float, np.floating)) and not dt.is_floating_point:
+        if isinstance(alpha, (builtins.float, np.floating)) and not (dt.is_floating_point or dt.is_complex):
             raise DTypeError(f"{op}: For integral input tensors, argument alpha must not be a floating point number.")
+        if isinstance(alpha, (builtins.complex, np.complexfloating)) and not dt.is_complex:
+            raise DTypeError(f"{op}: For non-complex input tensors, argument alpha must not be a complex number.")
     return check
 
 
@@ -299,7 +315,7 @@ def _no_bool_subtraction(operands):
 
 def _check_fits(op, value, dt) -> None:
     """torch converts pow exponents and clamp bounds to the op's dtype with an overflow check."""
-    if isinstance(value, (ElementwiseBase, np.ndarray, builtins.bool, np.bool_)) or dt is dtypes.bool:
+    if isinstance(value, (ElementwiseBase, np.ndarray, builtins.bool, np.bool_)) or dt is dtypes.bool or dt.is_complex:
         return
     if dt.is_floating_point:
         limit = {dtypes.float16: 65504.0, dtypes.bfloat16: float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)}.get(dt)
@@ -317,7 +333,7 @@ def _pow_check(exponent):
             _no_bool(op, dt, operands)
         _check_fits(op, exponent, dt)
         integer = isinstance(exponent, (builtins.int, np.integer)) and not isinstance(exponent, _BOOLS)
-        if integer and exponent < 0 and not dt.is_floating_point:
+        if integer and exponent < 0 and not (dt.is_floating_point or dt.is_complex):
             raise ValueRangeError(f"{op}: Integers to negative integer powers are not allowed.")
     return check
 
@@ -364,7 +380,7 @@ def _floor_divide_steps(x, y):
 
 
 def _floating_array(a) -> bool:
-    return a.dtype.kind == "f" or a.dtype in _OPMATH  # ml_dtypes' bfloat16 has kind "V"
+    return a.dtype.kind in "fc" or a.dtype in _OPMATH  # ml_dtypes' bfloat16 has kind "V"
 
 
 def _trunc_divide(x, y):

@@ -1,111 +1,49 @@
-"""Indexing operations beyond ``[]``: index_select, gather, scatter, scatter_add,
-masked_fill, where, take, nonzero.
+"""Indexing operations beyond ``[]``: index_select, gather, take, nonzero, where, and
+(from :mod:`cogtensor.ops.scatter`) scatter, scatter_add, index_add, index_fill,
+masked_fill, masked_scatter; the Tensor methods for all of them, their in-place
+forms, and ``zero_``, ``fill_`` and ``copy_``.
 
 Semantics follow PyTorch: index tensors are int64 (int32 where torch accepts
 it too), indices are checked before anything is read or written (an index
 out of range raises IndexError naming the index, the dimension and its size;
-never a wrong answer), negative indices are accepted only by ``take`` (as in
-torch), and Python scalars written into a tensor must fit its dtype.
+never a wrong answer), negative indices are accepted only by ``take`` and
+``index_fill`` (as in torch), and Python scalars written into a tensor must fit
+its dtype. Every differentiable op records its backward (torch's formulas, in
+tensor ops, so they can be differentiated again); in-place forms keep version
+counters and history as the element-wise ones do.
 """
 
 from __future__ import annotations
 
-import builtins
 import warnings
 
-import ml_dtypes
 import numpy as np
 
 from cogtensor import dtypes
-from cogtensor.errors import DTypeError, ShapeError, ValueRangeError
+from cogtensor.errors import DTypeError, ShapeError
 from cogtensor.graph import attach
+from cogtensor.ops.index_checks import (
+    _as_1d, _broadcast, _check_gather_shape, _check_range, _fill_value, _index_array, _is_tensor, _mask_array,
+    _require_tensor, scalar_to,
+)
+from cogtensor.ops.scatter import (  # the writing ops and the in-place machinery
+    _wants, _zeros, add_along, fill_along, index_add, index_add_args, index_fill, index_fill_args, masked_fill,
+    masked_scatter, masked_scatter_args, run_in_place, scatter, scatter_add, scatter_args, scatter_into,
+)
 from cogtensor.ops.views import normalize_dim
 
-__all__ = ["index_select", "gather", "scatter", "scatter_add", "masked_fill", "where", "take", "nonzero"]
-
-_INT32_OR_64 = ("int32", "int64")
-
-
-# ------------------------------------------------------------------ helpers
-def _is_tensor(x) -> bool:
-    return isinstance(x, IndexingOps)
-
-
-def _require_tensor(op: str, name: str, x) -> None:
-    if not _is_tensor(x):
-        raise TypeError(f"{op}: argument '{name}' must be a Tensor, not {type(x).__name__}")
-
-
-def _index_array(op: str, index, allowed=_INT32_OR_64) -> np.ndarray:
-    """The index tensor's array as int64, after checking its type and dtype."""
-    _require_tensor(op, "index", index)
-    if index.dtype.name not in allowed:
-        expected = " or ".join(allowed)
-        raise DTypeError(f"{op}: expected dtype {expected} for index, but got {index.dtype.name}")
-    return index._data.astype(np.int64, copy=False)
-
-
-def _check_range(op: str, idx: np.ndarray, size: int, what: str, negative: bool = False) -> None:
-    """IndexError unless every index lies in [0, size) (or [-size, size) when ``negative``);
-    ``what`` names the indexed range, e.g. "dimension 1 with size 4"."""
-    if not idx.size:
-        return
-    low = -size if negative else 0
-    lo, hi = int(idx.min()), int(idx.max())
-    if lo < low or hi >= size:
-        bad = lo if lo < low else hi
-        valid = f"[{low}, {size})" if size else "none: the dimension is empty"
-        raise IndexError(f"{op}: index {bad} is out of bounds for {what} (valid indices: {valid})")
-
-
-def _finfo(d: dtypes.dtype):
-    return ml_dtypes.finfo(d.numpy) if d is dtypes.bfloat16 else np.finfo(d.numpy)
-
-
-def scalar_to(value, d: dtypes.dtype, op: str) -> np.ndarray:
-    """A Python (or 0-d tensor) value as a 0-d array of dtype ``d``; ValueRangeError when it
-    does not fit: an integer overflow, a NaN or inf into integers, a finite float beyond the
-    floating range (floats into integers truncate, as in torch)."""
-    if _is_tensor(value):
-        value = value.item()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if not isinstance(value, (builtins.bool, builtins.int, builtins.float)):
-        raise TypeError(f"{op}: expected a number or a 0-d tensor as the value, got {type(value).__name__}")
-    if d is dtypes.bool:
-        return np.asarray(builtins.bool(value))
-    if not d.is_floating_point:
-        info = np.iinfo(d.numpy)
-        if isinstance(value, builtins.float) and not np.isfinite(value) or not info.min <= value <= info.max:
-            raise ValueRangeError(f"{op}: value {value!r} cannot be converted to type {d.name} without overflow "
-                                  f"(range [{info.min}, {info.max}])")
-        return np.asarray(builtins.int(value), dtype=d.numpy)
-    big = float(_finfo(d).max)
-    if np.isfinite(value) and abs(value) > big:
-        raise ValueRangeError(f"{op}: value {value!r} cannot be converted to type {d.name} without overflow "
-                              f"(largest finite {d.name} is {big:g})")
-    return np.asarray(value, dtype=np.float64).astype(d.numpy)
-
-
-def _as_1d(shape) -> tuple[int, ...]:
-    """torch treats 0-d tensors as 1-element vectors in gather/scatter."""
-    return tuple(shape) if len(shape) else (1,)
-
-
-def _broadcast(op: str, *shapes) -> tuple[int, ...]:
-    try:
-        return np.broadcast_shapes(*shapes)
-    except ValueError:
-        listed = " and ".join(str(list(s)) for s in shapes)
-        raise ShapeError(f"{op}: shapes {listed} do not broadcast (sizes must be equal or 1 in each "
-                         "dimension, aligned from the right)") from None
+__all__ = [
+    "index_select", "gather", "scatter", "scatter_add", "index_add", "index_fill", "masked_fill",
+    "masked_scatter", "where", "take", "nonzero",
+]
 
 
 # ------------------------------------------------------------------ selection
 def index_select(input, dim: int, index):
     """The entries of ``input`` at positions ``index`` (1-D or 0-d, int64 or int32) along ``dim``.
 
-    (..., n, ...) -> (..., len(index), ...); indices must be in [0, n).
+    (..., n, ...) -> (..., len(index), ...); indices must be in [0, n). The gradient
+    adds back into the selected positions (repeated indices add up).
 
     Example:
         >>> cogtensor.arange(6).reshape(2, 3).index_select(1, cogtensor.tensor([2, 0])).tolist()
@@ -121,31 +59,19 @@ def index_select(input, dim: int, index):
         if idx.size != 1:
             raise IndexError(f"index_select: an index into a 0-d tensor must have exactly one value, got {idx.size}")
         _check_range("index_select", idx, 1, "a 0-d tensor")
-        return input._wrap(input._data.copy())
+        return attach(input._wrap(input._data.copy()), "IndexSelectBackward0", (input,), lambda g: g)
     _check_range("index_select", idx, input.shape[d], f"dimension {d} with size {input.shape[d]}")
-    return input._wrap(np.take(input._data, idx, axis=d))
-
-
-def _check_gather_shape(op: str, x_shape, i_shape, d: int, src_shape=None) -> None:
-    if len(i_shape) != len(x_shape):
-        raise ShapeError(f"{op}: index tensor must have the same number of dimensions as the input tensor, "
-                         f"got index shape {list(i_shape)} and input shape {list(x_shape)}")
-    if src_shape is not None and len(i_shape) != len(src_shape):
-        raise ShapeError(f"{op}: index tensor must have the same number of dimensions as the src tensor, "
-                         f"got index shape {list(i_shape)} and src shape {list(src_shape)}")
-    for k, s in enumerate(i_shape):
-        if (k != d and s > x_shape[k]) or (src_shape is not None and s > src_shape[k]):
-            rule = f"no larger than the input {list(x_shape)} apart from dimension {d}"
-            if src_shape is not None:
-                rule += f" and no larger than src {list(src_shape)}"
-            raise ShapeError(f"{op}: index shape {list(i_shape)} must be {rule}; dimension {k} does not fit")
+    out = input._wrap(np.take(input._data, idx, axis=d))
+    return attach(out, "IndexSelectBackward0", (input,),
+                  lambda g: _zeros(g, input.shape).index_add(d, index, g), saved=(index,))
 
 
 def gather(input, dim: int, index):
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for dim 0 (and so on for other dims).
 
     ``index`` (int64 or int32) has as many dimensions as ``input``, no larger
-    than it apart from ``dim``; the result has ``index``'s shape.
+    than it apart from ``dim``; the result has ``index``'s shape. The gradient
+    adds back into the gathered positions.
 
     Example:
         >>> x = cogtensor.tensor([[1, 2], [3, 4]])
@@ -156,20 +82,27 @@ def gather(input, dim: int, index):
     _require_tensor("gather", "index", index)
     d = normalize_dim(dim, input.ndim, "gather")
     if index.numel() == 0:  # as torch: an empty index is not checked further
-        return input._wrap(np.empty(index.shape, input._data.dtype))
+        out = input._wrap(np.empty(index.shape, input._data.dtype))
+        return attach(out, "GatherBackward0", (input,), lambda g: _zeros(g, input.shape))
     idx = _index_array("gather", index)
     x_shape, i_shape = _as_1d(input.shape), _as_1d(idx.shape)
     _check_gather_shape("gather", x_shape, i_shape, d)
     _check_range("gather", idx, x_shape[d], f"dimension {d} with size {x_shape[d]}")
     x = input._data.reshape(x_shape)
     x = x[tuple(slice(None) if k == d else slice(0, s) for k, s in enumerate(i_shape))]
-    return input._wrap(np.take_along_axis(x, idx.reshape(i_shape), axis=d).reshape(idx.shape))
+    out = input._wrap(np.take_along_axis(x, idx.reshape(i_shape), axis=d).reshape(idx.shape))
+    return attach(out, "GatherBackward0", (input,),
+                  lambda g: _zeros(g, input.shape).scatter_add(d, index, g), saved=(index,))
 
 
 def take(input, index):
     """Elements of ``input`` as if flattened, at ``index`` (int64; negative counts from the end).
 
-    The result has ``index``'s shape.
+    The result has ``index``'s shape; the gradient adds back into the taken positions.
+
+    Example:
+        >>> cogtensor.tensor([[1, 2], [3, 4]]).take(cogtensor.tensor([0, -1])).tolist()
+        [1, 4]
     """
     _require_tensor("take", "input", input)
     idx = _index_array("take", index, ("int64",))
@@ -177,7 +110,9 @@ def take(input, index):
     if n == 0 and idx.size:
         raise IndexError("take: tried to take from an empty tensor")
     _check_range("take", idx, n, f"a tensor of {n} elements", negative=True)
-    return input._wrap(input._data.reshape(-1)[idx])
+    flat = input._wrap(np.where(idx < 0, idx + n, idx).reshape(-1))
+    return attach(input._wrap(input._data.reshape(-1)[idx]), "TakeBackward0", (input,),
+                  lambda g: _zeros(g, (n,)).index_add(0, flat, g.reshape(-1)).reshape(input.shape))
 
 
 def nonzero(input, *, as_tuple: bool = False):
@@ -195,116 +130,6 @@ def nonzero(input, *, as_tuple: bool = False):
     return input._wrap(np.argwhere(mask).astype(np.int64, copy=False))
 
 
-# ------------------------------------------------------------------- writing
-def _scatter_coords(i_arr: np.ndarray, d: int):
-    """Advanced-index coordinates for writing element i of ``index`` at (..., index[i], ...)."""
-    coords = list(np.indices(i_arr.shape, sparse=True))
-    coords[d] = i_arr
-    return tuple(coords)
-
-
-def _scatter_into(out: np.ndarray, d: int, idx: np.ndarray, src, reduce) -> None:
-    """Write (or reduce) ``src`` (an array shaped at least like ``idx``, or a 0-d value) into ``out``."""
-    coords = _scatter_coords(idx, d)
-    if src.ndim:
-        src = src[tuple(slice(0, s) for s in idx.shape)]
-    if reduce is None:
-        out[coords] = src
-        return
-    half = out.dtype in (np.float16, ml_dtypes.bfloat16)
-    target = out.astype(np.float32) if half else out
-    ufunc = np.add if reduce == "add" else np.multiply
-    ufunc.at(target, coords, np.broadcast_to(src, idx.shape).astype(target.dtype, copy=False))
-    if half:
-        out[...] = target.astype(out.dtype)
-
-
-def _scatter_args(op: str, input, dim, index, src, reduce):
-    """The checked (dim, index array, values) of a scatter; None when ``index`` is empty
-    (nothing to write: as torch, its dtype and shape are not checked further)."""
-    _require_tensor(op, "input", input)
-    _require_tensor(op, "index", index)
-    d = normalize_dim(dim, input.ndim, op)
-    if reduce not in (None, "add", "multiply"):
-        raise ValueError(f"{op}: reduce argument must be either 'add' or 'multiply', got {reduce!r}")
-    if _is_tensor(src) and src.dtype is not input.dtype:
-        raise DTypeError(f"{op}: expected self.dtype to be equal to src.dtype, but got {input.dtype.name} "
-                         f"and {src.dtype.name}; convert src first, e.g. src.to({input.dtype})")
-    if index.numel() == 0:
-        return None
-    idx = _index_array(op, index)
-    x_shape, i_shape = _as_1d(input.shape), _as_1d(idx.shape)
-    if _is_tensor(src):
-        _check_gather_shape(op, x_shape, i_shape, d, _as_1d(src.shape))
-        values = src._data.reshape(_as_1d(src.shape))
-    else:
-        _check_gather_shape(op, x_shape, i_shape, d)
-        values = scalar_to(src, input.dtype, op)
-    _check_range(op, idx, x_shape[d], f"dimension {d} with size {x_shape[d]}")
-    return d, idx.reshape(i_shape), values
-
-
-def scatter(input, dim: int, index, src=None, *, value=None, reduce: str | None = None):
-    """A copy of ``input`` with ``src`` written at ``index`` along ``dim`` (the inverse of gather).
-
-    For dim 0, ``out[index[i][j]][j] = src[i][j]``; ``src`` is a tensor of
-    ``input``'s dtype (at least as large as ``index``) or a number (also as
-    ``value=``). ``reduce='add'`` / ``'multiply'`` combine instead of
-    overwriting. With duplicate indices and no reduce, which write wins is
-    unspecified (as in torch); use :func:`scatter_add` to sum them.
-    """
-    if src is None:
-        src = value
-    if src is None:
-        raise TypeError("scatter: expected src (a tensor) or value (a number)")
-    args = _scatter_args("scatter", input, dim, index, src, reduce)
-    out = np.array(input._data, copy=True, order="C").reshape(_as_1d(input.shape))
-    if args is not None:
-        _scatter_into(out, *args, reduce)
-    return input._wrap(out.reshape(input.shape))
-
-
-def scatter_add(input, dim: int, index, src):
-    """A copy of ``input`` with ``src`` added at ``index`` along ``dim``; duplicate indices all add.
-
-    For dim 0, ``out[index[i][j]][j] += src[i][j]``.
-    """
-    _require_tensor("scatter_add", "src", src)
-    args = _scatter_args("scatter_add", input, dim, index, src, "add")
-    out = np.array(input._data, copy=True, order="C").reshape(_as_1d(input.shape))
-    if args is not None:
-        _scatter_into(out, *args, "add")
-    return input._wrap(out.reshape(input.shape))
-
-
-def _mask_array(op: str, mask) -> np.ndarray:
-    _require_tensor(op, "mask", mask)
-    if mask.dtype is not dtypes.bool:
-        raise DTypeError(f"{op}: only boolean masks are supported, but got a mask of dtype {mask.dtype.name}; "
-                         "compare first, e.g. mask != 0")
-    return mask._data
-
-
-def _fill_value(op: str, value, d: dtypes.dtype) -> np.ndarray:
-    if _is_tensor(value) and value.ndim:
-        raise ShapeError(f"{op}: only supports a 0-dimensional value tensor, but got a tensor of shape "
-                         f"{list(value.shape)}")
-    return scalar_to(value, d, op)
-
-
-def masked_fill(input, mask, value):
-    """A copy of ``input`` with ``value`` where the bool ``mask`` (broadcast) is True.
-
-    The result has the broadcast shape of ``input`` and ``mask`` and
-    ``input``'s dtype; ``value`` is a number or a 0-d tensor that must fit it.
-    """
-    _require_tensor("masked_fill", "input", input)
-    m = _mask_array("masked_fill", mask)
-    fill = _fill_value("masked_fill", value, input.dtype)
-    _broadcast("masked_fill", input.shape, m.shape)
-    return input._wrap(np.where(m, fill, input._data))
-
-
 def _where_operand(x, d: dtypes.dtype) -> np.ndarray:
     if _is_tensor(x):
         return x._data.astype(d.numpy, copy=False)
@@ -317,7 +142,8 @@ def where(condition, input=None, other=None):
     ``input`` and ``other`` are tensors or Python numbers; all three
     broadcast, and the result dtype follows torch's promotion
     (``result_type(input, other)``). ``where(condition)`` alone is
-    ``nonzero(condition, as_tuple=True)``.
+    ``nonzero(condition, as_tuple=True)``. Each operand's gradient is the
+    output's gradient where it was taken, 0 elsewhere.
 
     Example:
         >>> x = cogtensor.tensor([-1.0, 2.0])
@@ -332,23 +158,62 @@ def where(condition, input=None, other=None):
     if condition.dtype is dtypes.uint8:
         warnings.warn("where received a uint8 condition tensor; this is deprecated (as in torch), "
                       "use a boolean condition instead", UserWarning, stacklevel=2)
-        cond = condition._data != 0
+        condition = condition._wrap(condition._data != 0)  # bool from here on: backward does not warn again
     elif condition.dtype is not dtypes.bool:
         raise DTypeError(f"where: expected condition to be a boolean tensor, but got a tensor of dtype "
                          f"{condition.dtype.name}")
-    else:
-        cond = condition._data
     d = dtypes.result_type(input, other)
     a, b = _where_operand(input, d), _where_operand(other, d)
+    cond = condition._data
     _broadcast("where", cond.shape, a.shape, b.shape)
     out = condition._wrap(np.where(cond, a, b))
     return attach(out, "WhereBackward0", (condition, input, other),
-                  lambda g: (None, g.where(condition, 0.0), g.where(condition.logical_not(), 0.0)),
+                  lambda g: (None, g.where(condition, 0.0) if _wants(input) else None,
+                             g.where(condition.logical_not(), 0.0) if _wants(other) else None),
                   saved=(condition,))
 
 
+# ------------------------------------------------------------- fill and copy
+def _filled(t, fill: np.ndarray, value):
+    """``t``'s shape filled with ``fill``, recorded as torch's fill_: ``t``'s old values get a
+    zero gradient, a 0-d tensor ``value`` the sum of the gradient."""
+    out = t._wrap(np.full(t._data.shape, fill, t._data.dtype))
+    if not _is_tensor(value):
+        return attach(out, "FillBackward2" if value is not None else "ZeroBackward0", (t,),
+                      lambda g: _zeros(g, g.shape))
+    return attach(out, "FillBackward3", (t, value), lambda g: (_zeros(g, g.shape), g.sum()))
+
+
+def _broadcast_source(t, src) -> np.ndarray:
+    """``src``'s values broadcast to ``t``'s shape (a view), or ShapeError."""
+    try:
+        return np.broadcast_to(src._data, t._data.shape)
+    except ValueError:
+        raise ShapeError(f"copy_: src of shape {list(src.shape)} cannot be broadcast to the tensor's shape "
+                         f"{list(t.shape)}") from None
+
+
+def _cast_into(out: np.ndarray, values: np.ndarray) -> None:
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN or overflow into integers: as a C cast, like torch
+        np.copyto(out, values, casting="unsafe")
+
+
+def _copied(t, src, values: np.ndarray):
+    """``values`` (``src`` broadcast) in ``t``'s shape and dtype, recorded as torch's copy_:
+    ``t``'s old values get a zero gradient, ``src`` the gradient (summed over broadcast dims)."""
+    out = t._wrap(np.empty(t._data.shape, t._data.dtype))
+    _cast_into(out._data, values)
+    return attach(out, "CopyBackwards", (t, src), lambda g: (_zeros(g, g.shape), g))
+
+
+def _scatter_in_place(t, args, reduce) -> None:
+    if args is not None:  # an empty index writes nothing
+        scatter_into(t._data.reshape(_as_1d(t.shape)), *args, reduce)
+
+
 class IndexingOps:
-    """Gather/scatter style methods (out-of-place, and in-place ``*_`` forms)."""
+    """Gather/scatter style methods (out-of-place, and in-place ``*_`` forms), and the
+    in-place ``zero_``, ``fill_`` and ``copy_``."""
 
     __slots__ = ()
 
@@ -370,28 +235,50 @@ class IndexingOps:
     def scatter_add(self, dim: int, index, src):
         return scatter_add(self, dim, index, src)
 
+    def index_add(self, dim: int, index, source, *, alpha=1):
+        return index_add(self, dim, index, source, alpha=alpha)
+
+    def index_fill(self, dim: int, index, value):
+        return index_fill(self, dim, index, value)
+
     def masked_fill(self, mask, value):
         return masked_fill(self, mask, value)
+
+    def masked_scatter(self, mask, source):
+        return masked_scatter(self, mask, source)
 
     def where(self, condition, other):
         """``where(condition, self, other)``."""
         return where(condition, self, other)
 
-    # in-place forms: write into this tensor's memory and return it
+    # in-place forms: write into this tensor's memory and return it. While recording they
+    # compute out of place from a snapshot and take the result's history (run_in_place).
     def scatter_(self, dim: int, index, src=None, *, value=None, reduce: str | None = None):
         src = value if src is None else src
         if src is None:
             raise TypeError("scatter_: expected src (a tensor) or value (a number)")
-        args = _scatter_args("scatter_", self, dim, index, src, reduce)
-        if args is not None:
-            _scatter_into(self._data.reshape(_as_1d(self.shape)), *args, reduce)
+        args = scatter_args("scatter_", self, dim, index, src, reduce)
+        run_in_place("scatter_", self, (src,), lambda s: scatter(s, dim, index, src, reduce=reduce),
+                     lambda: _scatter_in_place(self, args, reduce))
         return self
 
     def scatter_add_(self, dim: int, index, src):
         _require_tensor("scatter_add_", "src", src)
-        args = _scatter_args("scatter_add_", self, dim, index, src, "add")
-        if args is not None:
-            _scatter_into(self._data.reshape(_as_1d(self.shape)), *args, "add")
+        args = scatter_args("scatter_add_", self, dim, index, src, "add")
+        run_in_place("scatter_add_", self, (src,), lambda s: scatter_add(s, dim, index, src),
+                     lambda: _scatter_in_place(self, args, "add"))
+        return self
+
+    def index_add_(self, dim: int, index, source, *, alpha=1):
+        d, idx = index_add_args("index_add_", self, dim, index, source, alpha)
+        run_in_place("index_add_", self, (source,), lambda s: index_add(s, dim, index, source, alpha=alpha),
+                     lambda: add_along(self._data, d, idx, source._data, alpha))
+        return self
+
+    def index_fill_(self, dim: int, index, value):
+        d, idx, fill = index_fill_args("index_fill_", self, dim, index, value)
+        run_in_place("index_fill_", self, (value,), lambda s: index_fill(s, dim, index, value),
+                     lambda: fill_along(self._data, d, idx, fill))
         return self
 
     def masked_fill_(self, mask, value):
@@ -400,5 +287,43 @@ class IndexingOps:
         if _broadcast("masked_fill_", self.shape, m.shape) != tuple(self.shape):
             raise ShapeError(f"masked_fill_: mask of shape {list(m.shape)} does not broadcast to the tensor's "
                              f"shape {list(self.shape)} (an in-place fill cannot grow the tensor)")
-        np.copyto(self._data, fill, where=m)
+        run_in_place("masked_fill_", self, (value,), lambda s: masked_fill(s, mask, value),
+                     lambda: np.copyto(self._data, fill, where=m))
+        return self
+
+    def masked_scatter_(self, mask, source):
+        _, m, count = masked_scatter_args("masked_scatter_", self, mask, source, True)
+
+        def write():
+            self._data[m] = source._data.reshape(-1)[:count]
+        run_in_place("masked_scatter_", self, (source,), lambda s: masked_scatter(s, mask, source), write)
+        return self
+
+    def zero_(self):
+        """Fill with zeros in place; returns self."""
+        run_in_place("zero_", self, (), lambda s: _filled(s, np.zeros((), self._data.dtype), None),
+                     lambda: self._data.fill(0), reads_self=False)
+        return self
+
+    def fill_(self, value):
+        """Fill with ``value`` (a number or a 0-d tensor that fits the dtype) in place; returns self."""
+        fill = _fill_value("fill_", value, self.dtype)
+        run_in_place("fill_", self, (value,), lambda s: _filled(s, fill, value), lambda: self._data.fill(fill),
+                     reads_self=False)
+        return self
+
+    def copy_(self, src, non_blocking: bool = False):
+        """Copy ``src``'s values in place, broadcast to this shape and cast to this dtype; returns self.
+
+        The gradient flows to ``src`` (summed over broadcast dims, cast to its dtype).
+
+        Example:
+            >>> x = cogtensor.zeros(2, 3, dtype=cogtensor.int64)
+            >>> x.copy_(cogtensor.tensor([1.7, -2.5, 3.0])).tolist()
+            [[1, -2, 3], [1, -2, 3]]
+        """
+        _require_tensor("copy_", "src", src)
+        values = _broadcast_source(self, src)
+        run_in_place("copy_", self, (src,), lambda s: _copied(s, src, values), lambda: _cast_into(self._data, values),
+                     reads_self=False)
         return self

@@ -7,14 +7,24 @@ compute in float32 and round once to the input dtype; integer products
 accumulate in int64 and wrap to the input dtype (the same bits torch gives);
 bool has no matrix product. Forward kernels work on numpy arrays
 (:func:`product_arrays`) so a backward can reuse them beside the forward.
+
+Backward: every product records its node next to its forward. The gradients of
+``a @ b`` are ``g @ b.mT`` and ``a.mT @ g`` (vectors taking part as a row or a
+column); the engine sums gradients over broadcast batch dimensions. While
+gradients are themselves recorded (``create_graph=True``) they are computed with
+recorded products, so they can be differentiated again; otherwise each is one
+GEMM on transposed views (BLAS reads the transposition, nothing is copied).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, ShapeError
+from cogtensor.graph import attach, requires_grad
 from cogtensor.ops.views import normalize_dim
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "tensordot"]
@@ -130,7 +140,7 @@ def matmul(input, other):
     """
     if _fast(input, other) and input._data.ndim and other._data.ndim:
         try:  # numpy's matmul rules are torch's; a ValueError is explained below
-            return input._wrap(np.matmul(input._data, other._data))
+            return _recorded(input._wrap(np.matmul(input._data, other._data)), input, other)
         except ValueError:
             pass
     _require_tensors("matmul", input=input, other=other)
@@ -143,27 +153,27 @@ def matmul(input, other):
     _check_inner("matmul", a, b)
     _batch_shape("matmul", a, b)
     d = _same_dtype("matmul", a, b, "expected m1 and m2 to have the same dtype")
-    return a._wrap(product_arrays(np.matmul, (a._data, b._data), d))
+    return _recorded(a._wrap(product_arrays(np.matmul, (a._data, b._data), d)), a, b)
 
 
 def mm(input, mat2):
     """Product of two matrices: (n, k) @ (k, p) -> (n, p); no broadcasting (see :func:`matmul`)."""
     if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 2 and input._data.shape[1] == mat2._data.shape[0]:
-        return input._wrap(np.matmul(input._data, mat2._data))
+        return _recorded(input._wrap(np.matmul(input._data, mat2._data)), input, mat2)
     _require_tensors("mm", input=input, mat2=mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise ShapeError(f"mm: expected 2-D matrices, but got {input.ndim}-D and {mat2.ndim}-D "
                          f"({_shapes(input, mat2)}); use matmul for vectors and batches")
     _check_inner("mm", input, mat2)
     d = _same_dtype("mm", input, mat2, "expected m1 and m2 to have the same dtype")
-    return input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d))
+    return _recorded(input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d)), input, mat2)
 
 
 def bmm(input, mat2):
     """Batched matrix product: (b, n, k) @ (b, k, p) -> (b, n, p), equal batch sizes (no broadcasting)."""
     if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 3 and input._data.shape[0] == mat2._data.shape[0] \
             and input._data.shape[2] == mat2._data.shape[1]:
-        return input._wrap(np.matmul(input._data, mat2._data))
+        return _recorded(input._wrap(np.matmul(input._data, mat2._data)), input, mat2)
     _require_tensors("bmm", input=input, mat2=mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise ShapeError(f"bmm: expected 3-D tensors (batches of matrices), but got {input.ndim}-D and "
@@ -173,21 +183,21 @@ def bmm(input, mat2):
                          "(bmm needs the same number of matrices on both sides; matmul broadcasts batches of 1)")
     _check_inner("bmm", input, mat2)
     d = _same_dtype("bmm", input, mat2, "expected m1 and m2 to have the same dtype")
-    return input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d))
+    return _recorded(input._wrap(product_arrays(np.matmul, (input._data, mat2._data), d)), input, mat2)
 
 
 def mv(input, vec):
     """Matrix-vector product: (n, k) @ (k,) -> (n,)."""
     x, v = getattr(input, "_data", None), getattr(vec, "_data", None)
     if _fast(input, vec) and x.ndim == 2 and v.ndim == 1 and x.shape[1] == v.shape[0]:
-        return input._wrap(np.matmul(input._data, vec._data))
+        return _recorded(input._wrap(np.matmul(input._data, vec._data)), input, vec)
     _require_tensors("mv", input=input, vec=vec)
     if input.ndim != 2 or vec.ndim != 1:
         raise ShapeError(f"mv: expected a 2-D matrix and a 1-D vector, but got {input.ndim}-D and {vec.ndim}-D "
                          f"({_shapes(input, vec)})")
     _check_inner("mv", input, vec, ("a", "v"))
     d = _same_dtype("mv", input, vec, "expected the matrix and the vector to have the same dtype")
-    return input._wrap(product_arrays(np.matmul, (input._data, vec._data), d))
+    return _recorded(input._wrap(product_arrays(np.matmul, (input._data, vec._data), d)), input, vec)
 
 
 def _dot(op: str, a, b):
@@ -195,13 +205,13 @@ def _dot(op: str, a, b):
         raise ShapeError(f"{op}: {_shapes(a, b)} cannot be multiplied: 1-D tensors must have the same number of "
                          f"elements, {a.shape[0]} != {b.shape[0]}")
     d = _same_dtype(op, a, b, "expected both vectors to have the same dtype")
-    return a._wrap(product_arrays(np.dot, (a._data, b._data), d))
+    return _recorded(a._wrap(product_arrays(np.dot, (a._data, b._data), d)), a, b)
 
 
 def dot(input, tensor):
     """Inner product of two 1-D tensors of one dtype (a 0-d tensor), as torch.dot."""
     if _fast(input, tensor) and input._data.ndim == tensor._data.ndim == 1 and input._data.shape == tensor._data.shape:
-        return input._wrap(np.dot(input._data, tensor._data))
+        return _recorded(input._wrap(np.dot(input._data, tensor._data)), input, tensor)
     _require_tensors("dot", input=input, tensor=tensor)
     if input.ndim != 1 or tensor.ndim != 1:
         raise ShapeError(f"dot: expected 1-D tensors, but got {input.ndim}-D and {tensor.ndim}-D "
@@ -218,7 +228,80 @@ def outer(input, vec2):
                              f"({_shapes(input, vec2)}); flatten it first")
     d = dtypes.result_type(input, vec2)
     x, y = input._data.astype(d.numpy, copy=False), vec2._data.astype(d.numpy, copy=False)
-    return input._wrap(np.multiply.outer(x, y))
+    out = input._wrap(np.multiply.outer(x, y))
+    return attach(out, "MulBackward0", (input, vec2),  # torch's outer is a broadcast multiply
+                  lambda g: ((g * vec2).sum(1) if _wants(input) else None,
+                             (g * input.unsqueeze(1)).sum(0) if _wants(vec2) else None), saved=(input, vec2))
+
+
+# ----------------------------------------------------------- product backward
+def _wants(x) -> bool:
+    """Whether ``x`` is in the graph (its gradient is worth computing)."""
+    return getattr(x, "_node", None) is not None
+
+
+def _recorded(out, a, b):
+    """Record ``out = a @ b`` (any of the matmul family) when an operand needs a gradient."""
+    if a._node is None and b._node is None:  # the common inference case: nothing to check
+        return out
+    return attach(out, _node_name(a._data.ndim, b._data.ndim), (a, b), lambda g: _matmul_grads(g, a, b),
+                  saved=(a, b))
+
+
+def _node_name(na: int, nb: int) -> str:
+    """torch's name for the node of an (na-D) @ (nb-D) product."""
+    if na == 1:
+        return "DotBackward0" if nb == 1 else "MatmulBackward0"
+    if nb == 1:
+        return "MvBackward0" if na == 2 else "MatmulBackward0"
+    if na == nb == 2:
+        return "MmBackward0"
+    return "BmmBackward0" if na == nb == 3 else "MatmulBackward0"
+
+
+def _matmul_grads(g, a, b):
+    """Gradients of ``a @ b`` (torch.matmul's rank rules) given the output gradient ``g``.
+
+    Batch gradients come out in the broadcast batch shape; the engine sums them to
+    each operand's own. A 2-D ``b`` under a batched ``a`` (a linear layer on a batch
+    of sequences) folds the batch into rows instead: one GEMM, no per-batch sum.
+    """
+    wa, wb = _wants(a), _wants(b)
+    na, nb = a._data.ndim, b._data.ndim
+    if na == 1 and nb == 1:
+        return (g * b if wa else None), (g * a if wb else None)
+    if nb == 1:  # (.., n, k) @ (k,) -> (.., n): b is a column
+        ga = g.unsqueeze(-1) * b if wa else None
+        gb = _product(a, g.unsqueeze(-1), tx=True).squeeze(-1) if wb else None
+        return ga, gb
+    if na == 1:  # (k,) @ (.., k, p) -> (.., p): a is a row
+        ga = _product(g.unsqueeze(-2), b, ty=True).squeeze(-2) if wa else None
+        gb = a.unsqueeze(-1) * g.unsqueeze(-2) if wb else None
+        return ga, gb
+    if nb == 2 and na > 2:  # fold a's batch into rows
+        k, p = b._data.shape
+        rows = math.prod(g._data.shape[:-1])
+        ga = _product(g.reshape(rows, p), b, ty=True).reshape(*g._data.shape[:-1], k) if wa else None
+        gb = _product(a.reshape(rows, k), g.reshape(rows, p), tx=True) if wb else None
+        return ga, gb
+    return (_product(g, b, ty=True) if wa else None), (_product(a, g, tx=True) if wb else None)
+
+
+def _product(x, y, tx: bool = False, ty: bool = False):
+    """``x @ y`` with the last two dimensions of ``x`` (``tx``) or ``y`` (``ty``) swapped.
+
+    While recording (double backward) it is a recorded matmul of transposed views;
+    otherwise one numpy matmul straight on the arrays' transposed views."""
+    if requires_grad(x, y):
+        return matmul(x.mT if tx else x, y.mT if ty else y)
+    xs, ys = x._data, y._data
+    if tx:
+        xs = xs.swapaxes(-1, -2)
+    if ty:
+        ys = ys.swapaxes(-1, -2)
+    if xs.dtype is ys.dtype and xs.dtype in _BLAS:
+        return x._wrap(np.matmul(xs, ys))
+    return x._wrap(product_arrays(np.matmul, (xs, ys), x.dtype))
 
 
 # -------------------------------------------------------------------- tensordot
@@ -271,7 +354,34 @@ def tensordot(a, b, dims=2):
                                  f"has size {sa} in dim {i} and the second has size {sb} in dim {j}")
             x = x.sum(axis=i, keepdims=True) if sb == 1 else x
             y = y.sum(axis=j, keepdims=True) if sa == 1 else y
-    return a._wrap(np.asarray(np.tensordot(x, y, axes=(da, db))).astype(d.numpy, copy=False))
+    out = a._wrap(np.asarray(np.tensordot(x, y, axes=(da, db))).astype(d.numpy, copy=False))
+    return attach(out, "TensordotBackward0", (a, b), lambda g: _tensordot_grads(g, a, b, da, db), saved=(a, b))
+
+
+def _tensordot_grads(g, a, b, da, db):
+    """Gradients of ``tensordot(a, b, (da, db))``: each is a tensordot of ``g`` with the
+    other operand over the other's free dimensions, permuted back to the operand's order."""
+    fa = [i for i in range(a.ndim) if i not in da]
+    fb = [j for j in range(b.ndim) if j not in db]
+    ga = gb = None
+    if _wants(a):  # g's b-part against b's free dims leaves a's free dims, then b's contracted dims in b's order
+        raw = tensordot(g, b, dims=(list(range(len(fa), len(fa) + len(fb))), fb))
+        ga = _restore_order(raw, fa + [da[db.index(j)] for j in sorted(db)], a.shape)
+    if _wants(b):
+        raw = tensordot(a, g, dims=(fa, list(range(len(fa)))))
+        gb = _restore_order(raw, [db[da.index(i)] for i in sorted(da)] + fb, b.shape)
+    return ga, gb
+
+
+def _restore_order(grad, dims, shape):
+    """``grad`` (whose axis k is the operand's dimension ``dims[k]``) in the operand's dimension
+    order and ``shape``: a size-1 contracted dimension broadcast on one side only is summed
+    (this operand had 1) or expanded (the other had 1)."""
+    grad = grad.permute([dims.index(i) for i in range(len(dims))])
+    summed = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if summed:
+        grad = grad.sum(summed, keepdim=True)
+    return grad.expand(shape) if tuple(grad.shape) != tuple(shape) else grad
 
 
 class ProductOps:
@@ -289,9 +399,10 @@ class ProductOps:
         x, y = self._data, other._data
         if x.dtype is y.dtype and x.dtype in _BLAS and x.ndim and y.ndim:
             try:  # the common case without the checks' overhead (numpy's rules are torch's)
-                return self._wrap(np.matmul(x, y))
+                out = self._wrap(np.matmul(x, y))
             except ValueError:
-                pass
+                return matmul(self, other)
+            return out if self._node is None and other._node is None else _recorded(out, self, other)
         return matmul(self, other)
 
     def __rmatmul__(self, other):

@@ -1,4 +1,5 @@
-"""Reductions over one or more dimensions (``dim`` int or tuple, ``keepdim``), as PyTorch.
+"""Reductions over one or more dimensions (``dim`` int or tuple, ``keepdim``), as PyTorch,
+each with its backward.
 
 Result dtypes follow torch: sums, products and cumulative sums of bool and integer
 tensors are int64; mean, var, std and norm need a floating tensor; max/min keep the
@@ -6,30 +7,36 @@ input dtype and give int64 indices. float16 and bfloat16 accumulate in float32 a
 round once at the end (float32 cumsum accumulates in float64), as torch does on CPU.
 ``dim=None`` (or an empty tuple) reduces every dimension, except for all/any, where
 ``dim=()`` reduces none, as torch.
+
+Backward formulas follow torch's (ties of max/min/amax/amin share the gradient,
+prod is exact with zeros in the input, a zero vector's 2-norm gets a zero
+gradient) and are written with tensor ops, so ``create_graph=True`` gives
+gradients that can be differentiated again. The numpy kernels live in
+:mod:`cogtensor.ops.reduction_kernels`.
 """
 
 from __future__ import annotations
 
-import builtins
 import math
-import warnings
 from collections import namedtuple
 from types import SimpleNamespace
 
 import numpy as np
 
 from cogtensor import dtypes
-from cogtensor.errors import DTypeError, ShapeError
-from cogtensor.graph import attach
-from cogtensor.ops.views import normalize_dim
+from cogtensor.errors import DTypeError
+from cogtensor.graph import attach, is_grad_enabled
+from cogtensor.ops.reduction_kernels import (  # noqa: F401 - ReductionError is re-exported for callers
+    ReductionError, _acc, _arg_extreme, _cast, _check_dtype_arg, _count, _cumulative_sum, _extreme,
+    _extreme_along, _logsumexp, _need_floating, _norm_order, _sum_input, _truth, _variance, _vector_norm,
+    reduce_dims,
+)
+from cogtensor.ops.views import cat, normalize_dim
 
 __all__ = [
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "logsumexp", "norm",
     "cumsum", "all", "any", "return_types",
 ]
-
-_I64, _F32, _F64 = np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.float64)
-_HALF = (dtypes.float16.numpy, dtypes.bfloat16.numpy)
 
 #: named (values, indices) results, as ``torch.return_types``
 return_types = SimpleNamespace(
@@ -38,233 +45,154 @@ return_types = SimpleNamespace(
 )
 
 
-class ReductionError(ShapeError, RuntimeError):
-    """A reduction that cannot be done for these dims or this shape (a repeated dim,
-    an empty tensor with no identity). A ShapeError, and also the RuntimeError torch raises."""
-
-
-# ---------------------------------------------------------------------- helpers
-def reduce_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
-    """The numpy axes for ``dim`` (int, tuple or list; negative allowed); None for all of them."""
-    if dim is None:
-        return None
-    if isinstance(dim, (tuple, list)):
-        if not dim:
-            return None
-        axes = tuple(normalize_dim(d, ndim, op) for d in dim)
-        if len(set(axes)) != len(axes):
-            repeated = next(a for a in axes if axes.count(a) > 1)
-            raise ReductionError(f"{op}: dim {repeated} appears multiple times in the list of dims {list(dim)}")
-    else:
-        axes = (normalize_dim(dim, ndim, op),)
-    return axes if ndim else None
-
-
-def _count(shape, axes) -> int:
-    """How many elements each output element reduces over."""
-    return math.prod(shape if axes is None else (shape[a] for a in axes))
-
-
-def _acc(np_dtype: np.dtype) -> np.dtype:
-    """The accumulation dtype: float32 for float16/bfloat16, else the dtype itself."""
-    return _F32 if np_dtype in _HALF else np_dtype
-
-
-def _exact32(data: np.ndarray) -> np.ndarray:
-    """float16/bfloat16 widened to float32 (exact), for comparisons numpy does best there."""
-    return data.astype(_F32) if data.dtype in _HALF else data
-
-
-def _cast(values, np_dtype: np.dtype) -> np.ndarray:
-    """Values rounded to a result dtype without numpy's warnings: overflow gives inf, as torch."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.asarray(values).astype(np_dtype, copy=False)
-
-
-def _check_dtype_arg(dtype, op: str) -> None:
-    if dtype is not None and not isinstance(dtype, dtypes.dtype):
-        raise TypeError(f"{op}: dtype must be a cogtensor dtype (e.g. cogtensor.float64), got {dtype!r}")
-
-
-def _sum_input(x, dtype, op: str):
-    """The array to sum (cast to ``dtype`` first, as torch) and the result dtype:
-    ``dtype``, or int64 for bool and integer inputs, or the input's floating dtype."""
-    _check_dtype_arg(dtype, op)
-    if dtype is not None:
-        return _cast(x._data, dtype.numpy), dtype.numpy
-    return x._data, (x._data.dtype if x.dtype.is_floating_point else _I64)
-
-
-def _need_floating(x, op: str) -> None:
-    if not x.dtype.is_floating_point:
-        raise DTypeError(f"{op}: expected a floating point tensor (float16, bfloat16, float32 or float64), "
-                         f"got {x.dtype}")
-
-
-def _check_nonempty(shape, axes, op: str) -> None:
-    """Reductions without an identity (max, min, argmax, argmin) refuse empty reductions, as torch."""
-    if axes is None:
-        if 0 in shape:
-            raise ReductionError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
-                                 "Specify the reduction dim with the 'dim' argument.")
-        return
-    for a in axes:
-        if shape[a] == 0:
-            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size.")
-
-
-# --------------------------------------------------------------- the reductions
-def _extreme(x, dim, keepdim: bool, op: str) -> np.ndarray:
-    """amax/amin over ``dim`` (None or () for all); NaN propagates."""
-    axes = reduce_dims(dim, x.ndim, op)
-    _check_nonempty(x.shape, axes, op)
-    fn = np.max if op in ("max", "amax") else np.min
-    return fn(_exact32(x._data), axis=axes, keepdims=keepdim).astype(x._data.dtype, copy=False)
-
-
-def _extreme_along(x, dim, keepdim: bool, op: str):
-    """(values, int64 indices) of max/min along one dim; the first NaN or first extreme wins."""
-    d = normalize_dim(dim, x.ndim, op)
-    data = x._data
-    if data.ndim == 0:
-        return data.copy(), np.zeros((), _I64)
-    _check_nonempty(data.shape, (d,), op)
-    arg = np.argmax if op == "max" else np.argmin
-    idx = arg(_exact32(data), axis=d, keepdims=True)
-    values = np.take_along_axis(data, idx, axis=d)
-    if not keepdim:
-        values, idx = np.squeeze(values, axis=d), np.squeeze(idx, axis=d)
-    return values, idx.astype(_I64, copy=False)
-
-
-def _arg_extreme(x, dim, keepdim: bool, op: str) -> np.ndarray:
-    """argmax/argmin: int64 index of the first extreme (first NaN) along ``dim``, or flat when dim is None."""
-    if x.dtype is dtypes.bool:
-        raise DTypeError(f"{op}(): does not support bool input")
-    data, arg = _exact32(x._data), (np.argmax if op == "argmax" else np.argmin)
-    if dim is None:
-        if data.size == 0:
-            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
-        flat = np.asarray(arg(data), _I64)
-        return flat.reshape((1,) * data.ndim) if keepdim else flat
-    d = normalize_dim(dim, x.ndim, op)
-    if data.ndim == 0:
-        return np.zeros((), _I64)
-    _check_nonempty(data.shape, (d,), op)
-    return arg(data, axis=d, keepdims=keepdim).astype(_I64, copy=False)
-
-
-def _binary_extreme(x, other, op: str) -> np.ndarray:
-    """max(x, other) / min(x, other): element-wise with broadcasting and torch promotion, NaN propagating."""
-    out = dtypes.result_type(x, other).numpy
-    fn = np.maximum if op == "max" else np.minimum
-    return fn(x._data.astype(_acc(out), copy=False), other._data.astype(_acc(out), copy=False)).astype(out, copy=False)
-
-
-def _variance(x, dim, unbiased, keepdim: bool, correction, op: str) -> np.ndarray:
-    """Sum of squared deviations / max(0, N - correction) in the accumulation dtype (two passes)."""
-    if not x.dtype.is_floating_point:
-        raise DTypeError(f"{op}: std and var only support floating point dtypes, got {x.dtype}")
-    if unbiased is not None and correction is not None:
-        raise TypeError(f"{op}: pass either unbiased or correction, not both")
-    c = correction if correction is not None else (0 if unbiased is False else 1)
-    axes = reduce_dims(dim, x.ndim, op)
-    acc = _acc(x._data.dtype)
-    data = x._data.astype(acc, copy=False)
-    n = _count(x.shape, axes)
-    kept = 1 if axes is None else math.prod(s for a, s in enumerate(x.shape) if a not in axes)
-    if (n if kept else 0) - c <= 0:  # torch's test: (input numel / output numel, 0 if none) - correction
-        warnings.warn(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
-                      "factor (input numel divided by output numel).", UserWarning, stacklevel=3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dev = data - np.sum(data, axis=axes, keepdims=True, dtype=acc) / n
-        m2 = np.sum(dev * dev, axis=axes, keepdims=keepdim)
-        return m2 / builtins.max(0, n - c) if data.size else m2 * np.nan  # empty input: NaN, as torch
-
-
-def _logsumexp(x, dim, keepdim: bool) -> np.ndarray:
-    """log(sum(exp(x))) with the max subtracted; ±inf maxima count as 0 (as torch), empty -> -inf."""
-    out = x._data.dtype if x.dtype.is_floating_point else dtypes.get_default_dtype().numpy
-    axes = reduce_dims(dim, x.ndim, "logsumexp")
-    data = x._data.astype(_acc(out), copy=False)
-    if data.size == 0:
-        return np.full(np.sum(data, axis=axes, keepdims=keepdim).shape, -np.inf, out)
-    m = np.max(data, axis=axes, keepdims=True)
-    m = np.where(np.isinf(m), 0, m)
-    with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf for rows of -inf; exp(big) = inf
-        s = np.log(np.sum(np.exp(data - m), axis=axes, keepdims=keepdim))
-    return _cast(s + (m if keepdim else m.reshape(s.shape)), out)
-
-
-def _norm_order(p, dim) -> float:
-    """The vector-norm order for torch.norm's ``p`` ('fro' is the 2-norm over at most two dims)."""
-    if p is None:
-        return 2.0
-    if isinstance(p, str):
-        if p == "fro":
-            if isinstance(dim, (tuple, list)) and len(dim) > 2:
-                raise ReductionError(f"norm: the Frobenius norm reduces one or two dims, got dim={list(dim)}")
-            return 2.0
-        if p == "nuc":
-            raise NotImplementedError("norm: p='nuc' (the nuclear norm) needs singular values; it is not supported")
-        raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
-    if isinstance(p, builtins.bool) or not isinstance(p, (builtins.int, builtins.float, np.integer, np.floating)):
-        raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {type(p).__name__}")
-    return builtins.float(p)
-
-
-def _vector_norm(data: np.ndarray, p: float, axes, keepdim: bool) -> np.ndarray:
-    """sum(|x|^p)^(1/p) accumulated in float64 (no overflow for float32 inputs); inf/-inf: max/min |x|;
-    0: the count of nonzeros."""
-    x = _exact32(data)
-    if p < 0 or p == math.inf:
-        _check_norm_nonempty(data.shape, axes, p)
-    if p in (math.inf, -math.inf):
-        return (np.max if p > 0 else np.min)(np.abs(x), axis=axes, keepdims=keepdim)
-    if p == 0:
-        return np.sum(x != 0, axis=axes, keepdims=keepdim, dtype=_F64)
-    if p == 1:
-        return np.sum(np.abs(x), axis=axes, keepdims=keepdim, dtype=_F64)
-    if p == 2:
-        return np.sqrt(np.sum(np.square(x, dtype=_F64), axis=axes, keepdims=keepdim))
-    with np.errstate(divide="ignore", over="ignore"):
-        return np.sum(np.abs(x.astype(_F64)) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
-
-
-def _check_norm_nonempty(shape, axes, p: float) -> None:
-    """max |x|, min |x| and negative powers have no value over nothing: refuse, as torch."""
-    if axes is None and 0 in shape:
-        raise ReductionError(f"norm: cannot compute the {p:g} norm on an empty tensor because the operation does "
-                             "not have an identity")
-    for a in axes or ():
-        if shape[a] == 0:
-            raise ReductionError(f"norm: cannot compute the {p:g} norm on the dimension {a} because this dimension "
-                                 "is empty and the operation does not have an identity")
-
-
-def _cumulative_sum(x, dim, dtype) -> np.ndarray:
-    data, out = _sum_input(x, dtype, "cumsum")
-    d = normalize_dim(dim, x.ndim, "cumsum")
-    acc = _F64 if out == _F32 else _acc(out)  # torch's CPU accumulation types
-    if data.ndim == 0:
-        return data.astype(out, copy=True)
-    return _cast(np.cumsum(data, axis=d, dtype=acc), out)
-
-
-def _truth(x, dim, keepdim: bool, op: str) -> np.ndarray:
-    """all/any: bool results (uint8 for uint8 inputs, as torch); NaN counts as true; dim=() reduces nothing."""
-    axes = () if isinstance(dim, (tuple, list)) and not dim else reduce_dims(dim, x.ndim, op)
-    data = x._data if x._data.dtype == np.bool_ else x._data != 0
-    r = (np.all if op == "all" else np.any)(data, axis=axes, keepdims=keepdim)
-    return r.astype(np.uint8) if x.dtype is dtypes.uint8 else r
+# ------------------------------------------------------------ backward helpers
+def keep_reduced(t, shape, axes, keepdim: bool):
+    """A reduction's result (or gradient) ``t`` with the reduced dims of an input of ``shape``
+    back as size 1, so it broadcasts against the input."""
+    if keepdim or axes == ():
+        return t
+    return t.reshape([1 if axes is None or i in axes else n for i, n in enumerate(shape)])
 
 
 def expand_reduced(g, shape, axes, keepdim: bool):
     """A reduction's gradient ``g`` spread back over the input's ``shape`` (a broadcast view)."""
-    if not keepdim and axes != ():
-        kept = [1 if axes is None or i in axes else n for i, n in enumerate(shape)]
-        g = g.reshape(kept)
-    return g.expand(shape)
+    return keep_reduced(g, shape, axes, keepdim).expand(shape)
+
+
+def _nonzero_divisor(t):
+    """``(t with its zeros replaced by 1, mask of t != 0)``: dividing by the first and masking
+    with the second gives 0 where ``t`` is 0, with no inf or NaN in any derivative."""
+    nonzero = t != 0
+    return t.where(nonzero, 1.0), nonzero
+
+
+def _var_backward(g, x, axes, keepdim: bool, dof, whole: bool):
+    """torch's var_backward: ``g * 2 (x - mean) / (N - correction)``.
+
+    Along dims torch divides by N - correction as it is (inf at 0). Over the whole
+    tensor with N - correction <= 0 it gives inf (NaN where x equals the mean); so does this.
+    """
+    g = keep_reduced(g, x.shape, axes, keepdim)
+    centered = x - x.mean(dim=axes, keepdim=True)
+    if whole and dof <= 0:
+        return g * centered.abs() * math.inf
+    return g * centered * (2.0 / dof if dof else math.inf)
+
+
+def _std_to_var_grad(g, std):
+    """d std = d var / (2 std), and 0 where std is 0 (torch's choice for a constant input)."""
+    safe, nonzero = _nonzero_divisor(std)
+    return (g / (safe * 2.0)).where(nonzero, 0.0)
+
+
+def _evenly_distribute(g, x, result):
+    """max()/min() over everything: the elements equal to the result (the NaNs, when it is
+    NaN) share the gradient equally, as torch's evenly_distribute_backward."""
+    data, value = x._data, result._data
+    mask = np.isnan(data) if np.isnan(value) else data == value
+    return g.where(x._wrap(mask), 0.0) / int(np.count_nonzero(mask))
+
+
+def _scatter_to_indices(g, shape, d: int, indices, keepdim: bool):
+    """max/min along a dim: the gradient goes to the element each index picked."""
+    if not shape:
+        return g
+    if not keepdim:
+        g, indices = g.unsqueeze(d), indices.unsqueeze(d)
+    return g._wrap(np.zeros(shape, g._data.dtype)).scatter(d, indices, g)
+
+
+def _share_among_extremes(g, x, result, axes, keepdim: bool):
+    """amax/amin: each slice's gradient is split evenly among the elements equal to its
+    extreme (torch's scale_grad_by_count; a slice whose extreme is NaN gets NaN, as torch)."""
+    mask = x == keep_reduced(result, x.shape, axes, keepdim)
+    count = mask.sum(dim=axes, keepdim=True)
+    return keep_reduced(g, x.shape, axes, keepdim) / count * mask
+
+
+def _prod_backward(g, x, result, axes, keepdim: bool):
+    """torch's prod_backward: ``g * prod / x`` without zeros; with zeros, ``g`` times the
+    product of all the other elements (exact: one zero, several zeros)."""
+    if x.ndim == 0:
+        return g
+    g, result = keep_reduced(g, x.shape, axes, keepdim), keep_reduced(result, x.shape, axes, keepdim)
+    if not np.any(x._data == 0):
+        return g * (result / x)
+    line, d = (x.reshape(-1), 0) if axes is None else (x, axes[0])
+    if is_grad_enabled():  # create_graph: products built from tensor ops, differentiable again
+        others = _others_product_graph(line, d)
+    else:
+        others = line._wrap(_others_product(line._data.astype(g._data.dtype), d))
+    return g * others.reshape(x.shape)
+
+
+def _others_product(a: np.ndarray, d: int) -> np.ndarray:
+    """For each element, the product of the other elements along axis ``d`` (no division:
+    exact with zeros): the exclusive running product from the front times that from the back."""
+    n = a.shape[d]
+    ones = np.ones_like(np.take(a, [0], axis=d))
+    before = np.cumprod(np.concatenate([ones, np.take(a, range(n - 1), axis=d)], axis=d), axis=d)
+    back = np.flip(a, axis=d)
+    after = np.cumprod(np.concatenate([ones, np.take(back, range(n - 1), axis=d)], axis=d), axis=d)
+    return before * np.flip(after, axis=d)
+
+
+def _others_product_graph(x, d: int):
+    """:func:`_others_product` with tensor ops (one multiplication per position, as torch's
+    double backward of prod with zeros, which is also linear in the length)."""
+    pieces = x.split(1, d)
+    ones = x._wrap(np.ones(pieces[0].shape, x._data.dtype))
+    before, running = [], ones
+    for p in pieces:
+        before.append(running)
+        running = running * p
+    after, running = [None] * len(pieces), ones
+    for i in reversed(range(len(pieces))):
+        after[i] = running
+        running = running * pieces[i]
+    return cat([b * a for b, a in zip(before, after)], d)
+
+
+def _logsumexp_backward(g, x, result, axes, keepdim: bool):
+    """``g * exp(x - logsumexp(x))``: the softmax of each slice times its gradient."""
+    g, result = keep_reduced(g, x.shape, axes, keepdim), keep_reduced(result, x.shape, axes, keepdim)
+    return g * (x - result).exp()
+
+
+def _norm_backward(g, x, p: float, norm, axes, keepdim: bool):
+    """torch's norm_backward for every order ``p`` (zero slices and zero elements get 0
+    where torch's formula would divide by 0)."""
+    if p == 0:
+        return None  # a count of nonzeros: no gradient (torch leaves it undefined)
+    g, norm = keep_reduced(g, x.shape, axes, keepdim), keep_reduced(norm, x.shape, axes, keepdim)
+    if p == 1:
+        return g * x.sign()
+    if p == 2:
+        safe, nonzero = _nonzero_divisor(norm)
+        return g * (x / safe).where(nonzero, 0.0)
+    if math.isinf(p):  # the elements at the extreme |x| (or NaN) share the gradient
+        size = x.abs()
+        mask = (size == norm).logical_or(size.isnan())
+        return x.sign() * (g / mask.sum(dim=axes, keepdim=True) * mask)
+    x_safe, x_nonzero = _nonzero_divisor(x)
+    if p < 1:
+        scaled = (x.sign() * x_safe.abs().pow(p - 1)).where(x_nonzero, 0.0)
+        return scaled * g * norm.pow(1 - p)
+    scaled = x.sign() * x_safe.abs().pow(p - 1) if p < 2 else x * x.abs().pow(p - 2)
+    safe, nonzero = _nonzero_divisor(norm)
+    return scaled * (g / safe.pow(p - 1)).where(nonzero, 0.0)
+
+
+def _reverse(t, d: int):
+    """``t`` reversed along ``d`` (torch's flip), recorded."""
+    return t.index_select(d, t._wrap(np.arange(t.shape[d] - 1, -1, -1)))
+
+
+def _cumsum_backward(g, d: int):
+    """The gradient of a running sum: running sums of ``g`` from the back."""
+    if g.ndim == 0 or g.shape[d] <= 1:
+        return g
+    return _reverse(_reverse(g, d).cumsum(d), d)
 
 
 class ReductionOps:
@@ -304,13 +232,26 @@ class ReductionOps:
 
     def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
         """Variance over ``dim``: sum((x - mean)^2) / (N - correction); correction defaults to 1
-        (``unbiased=False`` means 0). N - correction <= 0 warns and gives inf or nan, as torch."""
-        return self._wrap(_cast(_variance(self, dim, unbiased, keepdim, correction, "var"), self._data.dtype))
+        (``unbiased=False`` means 0). N - correction <= 0 warns and gives inf or nan, as torch.
+
+        Example:
+            >>> cogtensor.tensor([[1., 3.], [2., 6.]]).var(1)
+            tensor([2., 8.])
+        """
+        values, axes, n, c = _variance(self, dim, unbiased, keepdim, correction, "var")
+        result = self._wrap(_cast(values, self._data.dtype))
+        whole = dim is None or self.ndim == 0
+        return attach(result, "VarBackward0", (self,), lambda g: _var_backward(g, self, axes, keepdim, n - c, whole),
+                      saved=(self,))
 
     def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
         """Standard deviation: the square root of :meth:`var` (same arguments)."""
-        v = _variance(self, dim, unbiased, keepdim, correction, "std")
-        return self._wrap(_cast(np.sqrt(v), self._data.dtype))
+        values, axes, n, c = _variance(self, dim, unbiased, keepdim, correction, "std")
+        result = self._wrap(_cast(np.sqrt(values), self._data.dtype))
+        whole = dim is None or self.ndim == 0
+        return attach(result, "StdBackward0", (self,),
+                      lambda g, y: _var_backward(_std_to_var_grad(g, y), self, axes, keepdim, n - c, whole),
+                      saved=(self,), with_output=True)
 
     def max(self, dim=None, keepdim: bool = False):
         """The largest element (0-d), or ``(values, indices)`` along ``dim``, or element-wise with a tensor.
@@ -318,34 +259,27 @@ class ReductionOps:
         ``x.max()`` of an empty tensor raises RuntimeError; ``x.max(dim)`` returns
         ``return_types.max(values, indices)`` (indices int64, the first maximum;
         NaN counts as the maximum) and raises IndexError when that dim is empty.
+        Gradients: ``x.max()`` shares it among tied maxima; ``x.max(dim)`` gives it
+        to the element each index names.
 
         Example:
             >>> cogtensor.tensor([[1., 5.], [7., 2.]]).max(1)
             max(values=tensor([5., 7.]), indices=tensor([1, 0]))
         """
-        if dim is None:
-            return self._wrap(_extreme(self, None, False, "max"))
-        if hasattr(dim, "_data"):
-            return self._wrap(_binary_extreme(self, dim, "max"))
-        values, indices = _extreme_along(self, dim, keepdim, "max")
-        return return_types.max(self._wrap(values), self._wrap(indices))
+        return _max_or_min(self, dim, keepdim, "max")
 
     def min(self, dim=None, keepdim: bool = False):
         """The smallest element, or ``(values, indices)`` along ``dim``; see :meth:`max`."""
-        if dim is None:
-            return self._wrap(_extreme(self, None, False, "min"))
-        if hasattr(dim, "_data"):
-            return self._wrap(_binary_extreme(self, dim, "min"))
-        values, indices = _extreme_along(self, dim, keepdim, "min")
-        return return_types.min(self._wrap(values), self._wrap(indices))
+        return _max_or_min(self, dim, keepdim, "min")
 
     def amax(self, dim=(), keepdim: bool = False):
-        """Largest values over ``dim`` (int or tuple; () for all), without indices."""
-        return self._wrap(_extreme(self, dim, keepdim, "amax"))
+        """Largest values over ``dim`` (int or tuple; () for all), without indices; tied
+        maxima share the gradient equally."""
+        return _amax_or_amin(self, dim, keepdim, "amax")
 
     def amin(self, dim=(), keepdim: bool = False):
         """Smallest values over ``dim`` (int or tuple; () for all), without indices."""
-        return self._wrap(_extreme(self, dim, keepdim, "amin"))
+        return _amax_or_amin(self, dim, keepdim, "amin")
 
     def argmax(self, dim=None, keepdim: bool = False):
         """int64 index of the first maximum along ``dim``; of the flattened tensor when dim is None."""
@@ -356,18 +290,26 @@ class ReductionOps:
         return self._wrap(_arg_extreme(self, dim, keepdim, "argmin"))
 
     def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
-        """Product over one ``dim`` (int) or all; bool and integers give int64; empty -> 1."""
+        """Product over one ``dim`` (int) or all; bool and integers give int64; empty -> 1.
+
+        The gradient is exact with zeros in the input (the product of the other elements).
+        """
         data, out = _sum_input(self, dtype, "prod")
         d = None if dim is None else normalize_dim(dim, self.ndim, "prod")  # one dim, as torch.prod
         axes = None if d is None or not self.ndim else (d,)
-        return self._wrap(_cast(np.prod(data, axis=axes, keepdims=keepdim, dtype=_acc(out)), out))
+        result = self._wrap(_cast(np.prod(data, axis=axes, keepdims=keepdim, dtype=_acc(out)), out))
+        return attach(result, "ProdBackward0" if dim is None else "ProdBackward1", (self,),
+                      lambda g, y: _prod_backward(g, self, y, axes, keepdim), saved=(self,), with_output=True)
 
     def logsumexp(self, dim, keepdim: bool = False):
         """log(sum(exp(x))) over ``dim``, stable for large inputs: [1e4, 1e4] -> 1e4 + log 2.
 
         Integer inputs give the default float dtype; rows of -inf give -inf.
         """
-        return self._wrap(_logsumexp(self, dim, keepdim))
+        result = self._wrap(_logsumexp(self, dim, keepdim))
+        axes = reduce_dims(dim, self.ndim, "logsumexp")
+        return attach(result, "LogsumexpBackward0", (self,),
+                      lambda g, y: _logsumexp_backward(g, self, y, axes, keepdim), saved=(self,), with_output=True)
 
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
         """Vector p-norm over ``dim`` (all when None), as ``torch.norm``.
@@ -375,6 +317,7 @@ class ReductionOps:
         ``p``: 'fro' or 2 (default, Euclidean), 1, inf (max |x|), -inf (min |x|),
         0 (count of nonzeros) or any other number (sum(|x|^p)^(1/p)). Floating
         tensors only; ``dtype`` may widen the result (float16 -> float32), not narrow it.
+        The 2-norm of a zero vector has a zero gradient; p=0 has none.
         """
         _need_floating(self, "norm")
         _check_dtype_arg(dtype, "norm")
@@ -386,11 +329,15 @@ class ReductionOps:
             out = dtype
         order = _norm_order(p, dim)
         axes = reduce_dims(dim, self.ndim, "norm")
-        return self._wrap(_cast(_vector_norm(self._data, order, axes, keepdim), out.numpy))
+        result = self._wrap(_cast(_vector_norm(self._data, order, axes, keepdim), out.numpy))
+        return attach(result, "LinalgVectorNormBackward0", (self,),
+                      lambda g, y: _norm_backward(g, self, order, y, axes, keepdim), saved=(self,), with_output=True)
 
     def cumsum(self, dim, *, dtype=None):
         """Running sums along ``dim`` (same shape); bool and integers give int64."""
-        return self._wrap(_cumulative_sum(self, dim, dtype))
+        result = self._wrap(_cumulative_sum(self, dim, dtype))
+        d = normalize_dim(dim, self.ndim, "cumsum")
+        return attach(result, "CumsumBackward0", (self,), lambda g: _cumsum_backward(g, d))
 
     def all(self, dim=None, keepdim: bool = False):
         """True where every element over ``dim`` is nonzero (bool; uint8 stays uint8)."""
@@ -401,8 +348,30 @@ class ReductionOps:
         return self._wrap(_truth(self, dim, keepdim, "any"))
 
 
+def _max_or_min(x, dim, keepdim: bool, op: str):
+    """max/min: over everything, element-wise with a tensor ``dim``, or (values, indices) along ``dim``."""
+    if dim is None:
+        result = x._wrap(_extreme(x, None, False, op))
+        return attach(result, "MaxBackward1" if op == "max" else "MinBackward1", (x,),
+                      lambda g, y: _evenly_distribute(g, x, y), saved=(x,), with_output=True)
+    if hasattr(dim, "_data"):  # torch.max(input, other) is torch.maximum, gradient and all
+        return x.maximum(dim) if op == "max" else x.minimum(dim)
+    values, indices = _extreme_along(x, dim, keepdim, op)
+    d, indices = normalize_dim(dim, x.ndim, op), x._wrap(indices)
+    values = attach(x._wrap(values), "MaxBackward0" if op == "max" else "MinBackward0", (x,),
+                    lambda g: _scatter_to_indices(g, x.shape, d, indices, keepdim), saved=(indices,))
+    return getattr(return_types, op)(values, indices)
+
+
+def _amax_or_amin(x, dim, keepdim: bool, op: str):
+    result = x._wrap(_extreme(x, dim, keepdim, op))
+    axes = reduce_dims(dim, x.ndim, op)
+    return attach(result, "AmaxBackward0" if op == "amax" else "AminBackward0", (x,),
+                  lambda g, y: _share_among_extremes(g, x, y, axes, keepdim), saved=(x,), with_output=True)
+
+
 # function forms: cogtensor.sum(x, 1) == x.sum(1); cogtensor.max(x, y) is element-wise.
-# (These names shadow builtins in this module: the code above uses builtins.* explicitly.)
+# (These names shadow builtins in this module.)
 sum = ReductionOps.sum  # noqa: A001
 mean, var, std, prod = ReductionOps.mean, ReductionOps.var, ReductionOps.std, ReductionOps.prod
 max, min = ReductionOps.max, ReductionOps.min  # noqa: A001
