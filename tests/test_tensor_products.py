@@ -379,3 +379,10 @@ def test_non_tensor_operands_are_type_errors():
         ct.einsum("ij,jk", a, 3)
     with pytest.raises(ValueError, match="tensordot: expects dims >= 0, but got dims=-1"):
         ct.tensordot(a, a, -1)
+
+
+def test_products_are_quiet_on_inf_and_refuse_complex():
+    a, b = ct.tensor([[float("inf"), 0.0]]), ct.tensor([[0.0], [1.0]])
+    assert np.isnan((a @ b).item())  # nan, as torch, without numpy's warning
+    with pytest.raises(ct.NotImplementedForDType, match="complex64"):
+        ct.tensor([[1j]]) @ ct.tensor([[1j]])

@@ -23,8 +23,9 @@ import math
 import numpy as np
 
 from cogtensor import dtypes
-from cogtensor.errors import DTypeError, ShapeError
+from cogtensor.errors import DTypeError, NotImplementedForDType, ShapeError
 from cogtensor.graph import attach, requires_grad
+from cogtensor.ops.elementwise_core import _quiet
 from cogtensor.ops.views import normalize_dim
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "tensordot"]
@@ -47,6 +48,8 @@ def _shapes(a, b) -> str:
 
 def work_dtype(d: dtypes.dtype) -> np.dtype:
     """The numpy dtype a product of ``d`` operands is computed in."""
+    if d.is_complex:
+        raise NotImplementedForDType(f"matrix products of {d} tensors are not supported")
     if d is dtypes.float16 or d is dtypes.bfloat16:
         return np.dtype(np.float32)
     if not d.is_floating_point:
@@ -57,7 +60,7 @@ def work_dtype(d: dtypes.dtype) -> np.dtype:
 def product_arrays(fn, arrays, out: dtypes.dtype) -> np.ndarray:
     """``fn(*arrays)`` computed in the work dtype of ``out`` and rounded (or wrapped) to ``out``."""
     work = work_dtype(out)
-    result = np.asarray(fn(*(a.astype(work, copy=False) for a in arrays)))
+    result = np.asarray(_quiet(fn, *(a.astype(work, copy=False) for a in arrays)))
     return result.astype(out.numpy, copy=False)
 
 
@@ -140,7 +143,7 @@ def matmul(input, other):
     """
     if _fast(input, other) and input._data.ndim and other._data.ndim:
         try:  # numpy's matmul rules are torch's; a ValueError is explained below
-            return _recorded(input._wrap(np.matmul(input._data, other._data)), input, other)
+            return _recorded(input._wrap(_quiet(np.matmul, input._data, other._data)), input, other)
         except ValueError:
             pass
     _require_tensors("matmul", input=input, other=other)
@@ -159,7 +162,7 @@ def matmul(input, other):
 def mm(input, mat2):
     """Product of two matrices: (n, k) @ (k, p) -> (n, p); no broadcasting (see :func:`matmul`)."""
     if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 2 and input._data.shape[1] == mat2._data.shape[0]:
-        return _recorded(input._wrap(np.matmul(input._data, mat2._data)), input, mat2)
+        return _recorded(input._wrap(_quiet(np.matmul, input._data, mat2._data)), input, mat2)
     _require_tensors("mm", input=input, mat2=mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise ShapeError(f"mm: expected 2-D matrices, but got {input.ndim}-D and {mat2.ndim}-D "
@@ -173,7 +176,7 @@ def bmm(input, mat2):
     """Batched matrix product: (b, n, k) @ (b, k, p) -> (b, n, p), equal batch sizes (no broadcasting)."""
     if _fast(input, mat2) and input._data.ndim == mat2._data.ndim == 3 and input._data.shape[0] == mat2._data.shape[0] \
             and input._data.shape[2] == mat2._data.shape[1]:
-        return _recorded(input._wrap(np.matmul(input._data, mat2._data)), input, mat2)
+        return _recorded(input._wrap(_quiet(np.matmul, input._data, mat2._data)), input, mat2)
     _require_tensors("bmm", input=input, mat2=mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise ShapeError(f"bmm: expected 3-D tensors (batches of matrices), but got {input.ndim}-D and "
@@ -190,7 +193,7 @@ def mv(input, vec):
     """Matrix-vector product: (n, k) @ (k,) -> (n,)."""
     x, v = getattr(input, "_data", None), getattr(vec, "_data", None)
     if _fast(input, vec) and x.ndim == 2 and v.ndim == 1 and x.shape[1] == v.shape[0]:
-        return _recorded(input._wrap(np.matmul(input._data, vec._data)), input, vec)
+        return _recorded(input._wrap(_quiet(np.matmul, input._data, vec._data)), input, vec)
     _require_tensors("mv", input=input, vec=vec)
     if input.ndim != 2 or vec.ndim != 1:
         raise ShapeError(f"mv: expected a 2-D matrix and a 1-D vector, but got {input.ndim}-D and {vec.ndim}-D "
@@ -300,7 +303,7 @@ def _product(x, y, tx: bool = False, ty: bool = False):
     if ty:
         ys = ys.swapaxes(-1, -2)
     if xs.dtype is ys.dtype and xs.dtype in _BLAS:
-        return x._wrap(np.matmul(xs, ys))
+        return x._wrap(_quiet(np.matmul, xs, ys))
     return x._wrap(product_arrays(np.matmul, (xs, ys), x.dtype))
 
 
@@ -399,7 +402,7 @@ class ProductOps:
         x, y = self._data, other._data
         if x.dtype is y.dtype and x.dtype in _BLAS and x.ndim and y.ndim:
             try:  # the common case without the checks' overhead (numpy's rules are torch's)
-                out = self._wrap(np.matmul(x, y))
+                out = self._wrap(_quiet(np.matmul, x, y))
             except ValueError:
                 return matmul(self, other)
             return out if self._node is None and other._node is None else _recorded(out, self, other)
