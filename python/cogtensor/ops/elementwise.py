@@ -552,7 +552,8 @@ def _conj(x):
 
 def _zero_grad(out, *inputs):
     """Record a piecewise-constant op (floor, sign, floor division, ...): its gradient is zero."""
-    return attach(out, "ZeroGradBackward", inputs, lambda g: tuple(g * 0.0 for _ in inputs))
+    return attach(out, "ZeroGradBackward", inputs,
+                  lambda g: tuple(g._wrap(np.zeros_like(g._data)) for _ in inputs))  # zeros even where g is inf
 
 
 # ------------------------------------------------------- methods, operators
