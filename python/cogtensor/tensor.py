@@ -53,8 +53,10 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ComplexOps, ReductionOps,
 
     @classmethod
     def _wrap(cls, array) -> Tensor:
-        """A tensor over `array` (numpy scalars from 0-d results become 0-d arrays)."""
-        return cls(array if isinstance(array, np.ndarray) else np.asarray(array))
+        """A plain tensor over `array` (numpy scalars from 0-d results become 0-d arrays).
+
+        Results of ops on a subclass (``nn.Parameter``) are plain tensors, as in torch."""
+        return Tensor(array if isinstance(array, np.ndarray) else np.asarray(array))
 
     # ----------------------------------------------------------------- metadata
     @property
@@ -328,6 +330,9 @@ class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ComplexOps, ReductionOps,
         elif self.requires_grad:
             suffix += ", requires_grad=True"
         return f"tensor({body}{suffix})"
+
+
+Tensor._result_class = Tensor  # what ops return, for subclasses too (set here: the ops cannot import Tensor)
 
 
 def _copy_of(t: Tensor, array: np.ndarray) -> Tensor:

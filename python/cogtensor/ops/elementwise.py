@@ -583,7 +583,7 @@ def _operator(fn, reflected=False, ufunc=None, graph=None):
                     out = ufunc(b, a) if reflected else ufunc(a, b)
                 finally:
                     _restore(token)
-                result = object.__new__(type(self))
+                result = object.__new__(self._result_class)
                 result._data = out
                 result._node = result._vc = result._grad = result._extra = None
                 if graph is None:

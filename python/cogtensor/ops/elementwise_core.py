@@ -228,7 +228,7 @@ def _plain_other(a: np.ndarray, other, in_graph: bool = False):
 
 def _fresh(like, array: np.ndarray):
     """A tensor of like's type over ``array`` (already of a supported dtype: no checks)."""
-    out = type(like).__new__(type(like))
+    out = object.__new__(like._result_class)
     out._data = array
     out._node = out._vc = out._grad = out._extra = None
     return out
