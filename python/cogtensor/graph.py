@@ -399,12 +399,10 @@ class _Engine:
         return results
 
     def _borrow(self, g):
-        """A new tensor object over ``g``'s memory, marked as not owned by the engine."""
-        if self.create:
-            return g
-        alias = g._wrap(g._data)
-        self.borrowed[id(alias)] = alias
-        return alias
+        """``g``, marked as not owned by the engine (held until the pass ends, so its id stays its own)."""
+        if not self.create:
+            self.borrowed[id(g)] = g
+        return g
 
     def _output_grads(self, node, grads_by_nr):
         if node.outputs is None:
