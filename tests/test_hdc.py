@@ -372,3 +372,11 @@ BAD_CALLS = [
 def test_bad_input_raises_clear_errors(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+def test_unpickled_arrays_are_accepted():
+    """Arrays that crossed a process boundary (Ray, multiprocessing) carry their own dtype object."""
+    import pickle
+
+    base = pickle.loads(pickle.dumps(hdc.random(3, 64, seed=1)))
+    assert hdc.topk(base[1], base, 1).indices.tolist() == [1]

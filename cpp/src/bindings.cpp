@@ -6,9 +6,12 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "cogtensor/gemm.h"
 #include "cogtensor/hdc.h"
 #include "cogtensor/int8.h"
 #include "cogtensor/isa.h"
@@ -26,7 +29,7 @@ template <> const char* dtype_name<float>() { return "float32"; }
 
 template <class T>
 void check_dtype(const py::array& arr, const char* what) {
-  if (!arr.dtype().is(py::dtype::of<T>()))
+  if (!arr.dtype().equal(py::dtype::of<T>()))  // equal, not is: unpickled arrays carry their own dtype object
     throw py::type_error(std::string(what) + ": expected dtype " + dtype_name<T>() + ", got " +
                          std::string(py::str(arr.dtype())));
 }
@@ -77,6 +80,18 @@ CascadeStages stages_of(size_t s1, size_t s2) {
     throw py::value_error("cascade stages must satisfy stage1_div >= stage2_div >= 1");
   return {s1, s2};
 }
+
+
+// The same rows with stride == width: the view itself, or a copy kept in `buf`.
+template <class T>
+Rows<T> packed_rows(Rows<T> r, std::vector<T>& buf) {
+  if (r.n <= 1 || r.stride == ptrdiff_t(r.width)) return {r.data, r.n, r.width, ptrdiff_t(r.width)};
+  buf.resize(r.n * r.width);
+  for (size_t i = 0; i < r.n; ++i) std::copy(r.row(i), r.row(i) + r.width, buf.data() + i * r.width);
+  return {buf.data(), r.n, r.width, ptrdiff_t(r.width)};
+}
+
+std::string dims(size_t a, size_t b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; }
 
 }  // namespace
 
@@ -290,4 +305,51 @@ PYBIND11_MODULE(_kernels, m) {
     dequantize(rq, s, per_column, o);
     return out;
   }, py::arg("q"), py::arg("scales"), py::arg("per_column") = false);
+  // a (m, k) @ b: b is (k, n) when b_is_kn, else given transposed as (n, k) (the fast layout).
+  m.def("int8_matmul", [](const py::array& a, const py::array& b, bool b_is_kn) {
+    auto ra = rows_of<int8_t>(a, "int8_matmul"), rb = rows_of<int8_t>(b, "int8_matmul");
+    const size_t k = ra.width, bk = b_is_kn ? rb.n : rb.width, n = b_is_kn ? rb.width : rb.n;
+    if (bk != k)
+      throw py::value_error("int8_matmul: a is " + dims(ra.n, k) + " but b " + (b_is_kn ? "(k, n)" : "(n, k)") +
+                            " has k=" + std::to_string(bk));
+    if (k > kMaxInt8MatmulDepth)
+      throw py::value_error("int8_matmul: k=" + std::to_string(k) + " could overflow int32 (at most " +
+                            std::to_string(kMaxInt8MatmulDepth) + ")");
+    auto out = empty<int32_t>({py::ssize_t(ra.n), py::ssize_t(n)});
+    int32_t* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    std::vector<int8_t> buf;
+    std::unique_ptr<int8_t[]> transposed;  // uninitialised: transpose_i8 writes every byte
+    Int8Rows bt = rb;
+    if (b_is_kn) {
+      transposed.reset(new int8_t[n * k]);
+      transpose_i8(rb, transposed.get());
+      bt = {transposed.get(), n, k, ptrdiff_t(k)};
+    } else {
+      bt = packed_rows(rb, buf);
+    }
+    int8_matmul(ra, bt, o);
+    return out;
+  }, py::arg("a"), py::arg("b"), py::arg("b_is_kn"));
+  m.def("ternary_matmul", [](const py::array& x, const py::array& w) {
+    auto rx = rows_of<int8_t>(x, "ternary_matmul");
+    auto rw = rows_of<uint8_t>(w, "ternary_matmul");
+    const size_t k = rx.width;
+    if (rw.width != (k + kTernaryPerByte - 1) / kTernaryPerByte)
+      throw py::value_error("ternary_matmul: k=" + std::to_string(k) + " weights need " +
+                            std::to_string((k + 3) / 4) + " bytes per packed row, got " + std::to_string(rw.width));
+    if (k > kMaxTernaryDepth)
+      throw py::value_error("ternary_matmul: k=" + std::to_string(k) + " could overflow int32 (at most " +
+                            std::to_string(kMaxTernaryDepth) + ")");
+    auto out = empty<int32_t>({py::ssize_t(rx.n), py::ssize_t(rw.n)});
+    int32_t* o = out.mutable_data();
+    bool valid;
+    {
+      py::gil_scoped_release nogil;
+      std::vector<uint8_t> buf;
+      valid = ternary_matmul(rx, packed_rows(rw, buf), o);
+    }
+    if (!valid) throw py::value_error("ternary_matmul: packed weights hold the invalid 2-bit code 0b11");
+    return out;
+  }, py::arg("x"), py::arg("w"));
 }

@@ -1,6 +1,7 @@
 // AVX2 kernels (compiled with -mavx2 -mfma -mpopcnt; run only when the CPU has AVX2).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "cogtensor/isa.h"
@@ -143,6 +144,126 @@ void quantize_f32(const float* x, const float* divisor, size_t step, size_t n, i
   quantize_serial(x + i, step ? divisor + i : divisor, step, n - i, q + i);
 }
 
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i load_i8(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// a . b for 32 int8 pairs, added into 8 int32 lanes of acc. a . b = |b| . (sign(b) * a):
+// vpmaddubsw takes |b| in [0, 128] as unsigned and sign(b) * a in [-127, 127] (A is
+// clamped to [-127, 127] by the caller, so vpsignb never has to negate -128); a pair sum
+// lies in [-32512, 32512], so its int16 result never saturates, and vpmaddwd widens it exactly.
+__attribute__((always_inline)) inline __m256i madd_i8(__m256i acc, __m256i a, __m256i b, __m256i b_abs) {
+  const __m256i pairs = _mm256_maddubs_epi16(b_abs, _mm256_sign_epi8(a, b));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+// MR x NR (at most 4 x 2) register tile. The accumulators are named variables, not an
+// array: GCC keeps an array of vectors mirrored on the stack inside the loop.
+struct GemmI8 {
+  static constexpr int kRows = 4, kCols = 2;
+
+  template <int MR, int NR>
+  static void tile(const int8_t* a, size_t lda, const int8_t* b, size_t ldb, size_t k, int32_t* out, size_t ldo,
+                   bool accumulate) {
+    static_assert(MR >= 1 && MR <= kRows && NR >= 1 && NR <= kCols);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+            c31 = c00;
+    for (size_t p = 0; p < k; p += 32) {  // k is a multiple of kGemmAlign
+      const __m256i b0 = load_i8(b + p), b1 = NR > 1 ? load_i8(b + ldb + p) : b0;
+      const __m256i u0 = _mm256_abs_epi8(b0), u1 = _mm256_abs_epi8(b1);
+      auto row = [&](int i, __m256i& x0, __m256i& x1) {
+        const __m256i av = load_i8(a + i * lda + p);
+        x0 = madd_i8(x0, av, b0, u0);
+        if (NR > 1) x1 = madd_i8(x1, av, b1, u1);
+      };
+      row(0, c00, c01);
+      if (MR > 1) row(1, c10, c11);
+      if (MR > 2) row(2, c20, c21);
+      if (MR > 3) row(3, c30, c31);
+    }
+    const __m256i acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) {
+        const int32_t s = hsum_i32(acc[i][j]);
+        out[i * ldo + j] = accumulate ? out[i * ldo + j] + s : s;
+      }
+  }
+};
+
+// The 32 bytes (128 weights) of block `blk` of a ternary row, codes past weight k cleared.
+inline __m256i ternary_bytes(const uint8_t* w, size_t blk, size_t k) {
+  if (kTernaryBlock * (blk + 1) <= k) return load_i8(w + 32 * blk);
+  alignas(32) uint8_t tail[32] = {};
+  const size_t first = kTernaryBlock * blk, used = k - first;  // weights of this block below k
+  std::memcpy(tail, w + 32 * blk, (used + 3) / 4);
+  if (used % 4) tail[used / 4] &= static_cast<uint8_t>((1u << (2 * (used % 4))) - 1);
+  return load_i8(tail);
+}
+
+// MR activation rows against one ternary weight row. xu = x + 128 is unsigned, so
+// vpmaddubsw(xu, w) with w in {-1, 0, +1} adds, subtracts or skips each activation;
+// x . w = xu . w - 128 * sum(w). int16 partial sums hold 16 blocks (16 * 4 * 510 < 2^15)
+// before they are widened to int32.
+template <int MR>
+void ternary_tile(const uint8_t* xu, size_t ldx, const uint8_t* w, size_t k, int32_t* out, size_t ldo,
+                  __m256i& bad) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i three = _mm256_set1_epi8(3), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  const __m256i even_bits = _mm256_set1_epi8(0x55);
+  __m256i acc[MR], wsum = _mm256_setzero_si256();
+  for (auto& c : acc) c = _mm256_setzero_si256();
+  const size_t blocks = (k + kTernaryBlock - 1) / kTernaryBlock;
+  for (size_t blk = 0; blk < blocks;) {
+    __m256i part[MR], wpart = _mm256_setzero_si256();
+    for (auto& c : part) c = _mm256_setzero_si256();
+    for (const size_t end = std::min(blocks, blk + 16); blk < end; ++blk) {
+      const __m256i bytes = ternary_bytes(w, blk, k);
+      bad = _mm256_or_si256(bad, _mm256_and_si256(bytes, _mm256_and_si256(_mm256_srli_epi16(bytes, 1), even_bits)));
+      const __m256i w0 = _mm256_shuffle_epi8(lut, _mm256_and_si256(bytes, three));
+      const __m256i w1 = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(bytes, 2), three));
+      const __m256i w2 = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), three));
+      const __m256i w3 = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(bytes, 6), three));
+      const __m256i wsum8 = _mm256_add_epi8(_mm256_add_epi8(w0, w1), _mm256_add_epi8(w2, w3));
+      wpart = _mm256_add_epi16(wpart, _mm256_maddubs_epi16(ones8, wsum8));
+      for (int i = 0; i < MR; ++i) {
+        const uint8_t* x = xu + i * ldx + kTernaryBlock * blk;
+        const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(load_i8(x), w0), _mm256_maddubs_epi16(load_i8(x + 32), w1));
+        const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(load_i8(x + 64), w2), _mm256_maddubs_epi16(load_i8(x + 96), w3));
+        part[i] = _mm256_add_epi16(part[i], _mm256_add_epi16(s01, s23));
+      }
+    }
+    for (int i = 0; i < MR; ++i) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(part[i], ones16));
+    wsum = _mm256_add_epi32(wsum, _mm256_madd_epi16(wpart, ones16));
+  }
+  const uint32_t correction = 128u * static_cast<uint32_t>(hsum_i32(wsum));
+  for (int i = 0; i < MR; ++i)  // modulo 2^32: exact whenever the result fits in int32
+    out[i * ldo] = static_cast<int32_t>(static_cast<uint32_t>(hsum_i32(acc[i])) - correction);
+}
+
+bool ternary_gemm(const uint8_t* xu, size_t ldx, size_t m, const uint8_t* w, size_t ldw, size_t n, size_t k,
+                  int32_t* out, size_t ldo) {
+  __m256i bad = _mm256_setzero_si256();
+  for (size_t i = 0; i < m; i += 4) {
+    const uint8_t* x = xu + i * ldx;
+    int32_t* o = out + i * ldo;
+    for (size_t j = 0; j < n; ++j) {
+      switch (std::min<size_t>(4, m - i)) {
+        case 4: ternary_tile<4>(x, ldx, w + j * ldw, k, o + j, ldo, bad); break;
+        case 3: ternary_tile<3>(x, ldx, w + j * ldw, k, o + j, ldo, bad); break;
+        case 2: ternary_tile<2>(x, ldx, w + j * ldw, k, o + j, ldo, bad); break;
+        default: ternary_tile<1>(x, ldx, w + j * ldw, k, o + j, ldo, bad); break;
+      }
+    }
+  }
+  return _mm256_testz_si256(bad, bad);
+}
+
 }  // namespace cogtensor::avx2
 
 namespace cogtensor {
@@ -160,6 +281,8 @@ void fill_table_avx2(KernelTable& t) {
   t.absmax_f32 = absmax_f32;
   t.absmax_each_f32 = absmax_each_f32;
   t.quantize_f32 = quantize_f32;
+  t.gemm_i8 = gemm_i8_tiled<GemmI8>;
+  t.ternary_gemm = ternary_gemm;
 }
 
 }  // namespace cogtensor

@@ -63,6 +63,40 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, size_t n) {
   return _mm512_reduce_add_epi32(acc);
 }
 
+// int8 GEMM tile with VNNI: vpdpbusd multiplies unsigned by signed bytes and adds four
+// products into int32 with no intermediate saturation. B is made unsigned by a flip of
+// its sign bit (b + 128), so a . b = a . (b + 128) - 128 * sum(a).
+struct GemmI8 {
+  static constexpr int kRows = 4, kCols = 4;
+
+  template <int MR, int NR>
+  static void tile(const int8_t* a, size_t lda, const int8_t* b, size_t ldb, size_t k, int32_t* out, size_t ldo,
+                   bool accumulate) {
+    const __m512i flip = _mm512_set1_epi8(-128), ones = _mm512_set1_epi8(1);
+    __m512i acc[MR][NR], rowsum[MR];
+    for (int i = 0; i < MR; ++i) {
+      rowsum[i] = _mm512_setzero_si512();
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+    }
+    for (size_t p = 0; p < k; p += 64) {  // k is a multiple of kGemmAlign
+      __m512i bu[NR];
+      for (int j = 0; j < NR; ++j) bu[j] = _mm512_xor_si512(_mm512_loadu_si512(b + j * ldb + p), flip);
+      for (int i = 0; i < MR; ++i) {
+        const __m512i av = _mm512_loadu_si512(a + i * lda + p);
+        rowsum[i] = _mm512_dpbusd_epi32(rowsum[i], ones, av);
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], bu[j], av);
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      const uint32_t correction = 128u * static_cast<uint32_t>(_mm512_reduce_add_epi32(rowsum[i]));
+      for (int j = 0; j < NR; ++j) {  // modulo 2^32: exact whenever the result fits in int32
+        const uint32_t s = static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[i][j])) - correction;
+        out[i * ldo + j] = static_cast<int32_t>(accumulate ? static_cast<uint32_t>(out[i * ldo + j]) + s : s);
+      }
+    }
+  }
+};
+
 }  // namespace cogtensor::avx512
 
 namespace cogtensor {
@@ -76,6 +110,7 @@ void fill_table_avx512(KernelTable& t) {
   t.majority = majority_impl<Vec>;
   t.bit_counts = bit_counts_impl<Vec>;
   t.dot_i8 = dot_i8;
+  t.gemm_i8 = gemm_i8_tiled<GemmI8>;
 }
 
 }  // namespace cogtensor

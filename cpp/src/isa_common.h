@@ -246,3 +246,68 @@ inline int8_t quantize_one(float x, float divisor) {
 inline void quantize_serial(const float* x, const float* divisor, size_t step, size_t n, int8_t* q) {
   for (size_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], divisor[i * step]);
 }
+
+// ---- integer matrix products (cogtensor/gemm.h) ----
+
+inline void gemm_i8_serial(const int8_t* a, size_t lda, size_t m, const int8_t* b, size_t ldb, size_t n, size_t k,
+                           int32_t* out, size_t ldo, bool accumulate) {
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      const int32_t s = dot_i8_serial(a + i * lda, b + j * ldb, k);
+      out[i * ldo + j] = accumulate ? out[i * ldo + j] + s : s;
+    }
+}
+
+// Tile dispatch for a kernel type K with K::kRows x K::kCols register tiles and
+// K::tile<MR, NR>(a, lda, b, ldb, k, out, ldo, accumulate): edge tiles get the
+// smaller instantiation, so no tile reads or writes past m x n.
+template <class K, int MR, int NR = K::kCols>
+inline void gemm_tile_cols(size_t nr, const int8_t* a, size_t lda, const int8_t* b, size_t ldb, size_t k, int32_t* out,
+                           size_t ldo, bool accumulate) {
+  if constexpr (NR > 1) {
+    if (nr < size_t(NR)) return gemm_tile_cols<K, MR, NR - 1>(nr, a, lda, b, ldb, k, out, ldo, accumulate);
+  }
+  K::template tile<MR, NR>(a, lda, b, ldb, k, out, ldo, accumulate);
+}
+
+template <class K, int MR = K::kRows>
+inline void gemm_tile(size_t mr, size_t nr, const int8_t* a, size_t lda, const int8_t* b, size_t ldb, size_t k,
+                      int32_t* out, size_t ldo, bool accumulate) {
+  if constexpr (MR > 1) {
+    if (mr < size_t(MR)) return gemm_tile<K, MR - 1>(mr, nr, a, lda, b, ldb, k, out, ldo, accumulate);
+  }
+  gemm_tile_cols<K, MR>(nr, a, lda, b, ldb, k, out, ldo, accumulate);
+}
+
+// Row tiles outside, column tiles inside: a tile of A rows stays in L1 while the
+// (at most a cache block of) B rows pass under it.
+template <class K>
+void gemm_i8_tiled(const int8_t* a, size_t lda, size_t m, const int8_t* b, size_t ldb, size_t n, size_t k,
+                   int32_t* out, size_t ldo, bool accumulate) {
+  constexpr size_t R = K::kRows, C = K::kCols;
+  for (size_t i = 0; i < m; i += R)
+    for (size_t j = 0; j < n; j += C) {
+      const size_t mr = m - i < R ? m - i : R, nr = n - j < C ? n - j : C;
+      gemm_tile<K>(mr, nr, a + i * lda, lda, b + j * ldb, ldb, k, out + i * ldo + j, ldo, accumulate);
+    }
+}
+
+// The reference: each weight adds, subtracts or skips its activation.
+inline bool ternary_gemm_serial(const uint8_t* xu, size_t ldx, size_t m, const uint8_t* w, size_t ldw, size_t n,
+                                size_t k, int32_t* out, size_t ldo) {
+  bool valid = true;
+  for (size_t j = 0; j < n; ++j)
+    for (size_t i = 0; i < m; ++i) {
+      const uint8_t *wj = w + j * ldw, *x = xu + i * ldx;
+      int32_t acc = 0;
+      for (size_t p = 0; p < k; ++p) {
+        const unsigned code = (wj[p / 4] >> (2 * (p % 4))) & 3u;
+        const int32_t v = int32_t(x[ternary_position(p)]) - 128;
+        if (code == 1) acc += v;
+        else if (code == 2) acc -= v;
+        else if (code == 3) valid = false;
+      }
+      out[i * ldo + j] = acc;
+    }
+  return valid;
+}

@@ -55,6 +55,8 @@ void fill_table_scalar(KernelTable& t) {
   t.absmax_f32 = absmax_serial;
   t.absmax_each_f32 = absmax_each_serial;
   t.quantize_f32 = quantize_serial;
+  t.gemm_i8 = gemm_i8_serial;
+  t.ternary_gemm = ternary_gemm_serial;
 }
 
 }  // namespace cogtensor

@@ -43,7 +43,29 @@ struct KernelTable {
   // q[i] = round_half_even(x[i] / divisor[i * step]) for |x[i]| <= 127 * divisor
   // (divisor > 0: a zero scale is passed as divisor 1, its x being all zero).
   void (*quantize_f32)(const float* x, const float* divisor, size_t step, size_t n, int8_t* q);
+  // out[i * ldo + j] = (out[i * ldo + j] if accumulate, else 0) + sum_{p < k} a[i * lda + p] * b[j * ldb + p]
+  // for i < m, j < n, with k a multiple of kGemmAlign and a's values in [-127, 127].
+  void (*gemm_i8)(const int8_t* a, size_t lda, size_t m, const int8_t* b, size_t ldb, size_t n, size_t k,
+                  int32_t* out, size_t ldo, bool accumulate);
+  // out[i * ldo + j] = sum_{p < k} x[i, p] * w_j[p] for 2-bit ternary weight rows w_j = w + j * ldw
+  // (cogtensor/gemm.h). x comes as xu = x + 128 (uint8) in the ternary block order, rows readable
+  // up to round_up(k, kTernaryBlock) with xu = 128 (x = 0) past k. Returns false if a code within
+  // the first k weights is 0b11.
+  bool (*ternary_gemm)(const uint8_t* xu, size_t ldx, size_t m, const uint8_t* w, size_t ldw, size_t n, size_t k,
+                       int32_t* out, size_t ldo);
 };
+
+// gemm_i8 takes depths in multiples of this many values (the caller zero-pads the tail).
+constexpr size_t kGemmAlign = 64;
+// Ternary kernels read weights in blocks of 32 bytes = 128 weights; within a block,
+// weight 4 * l + t (byte l, bits 2t) pairs with activation 32 * t + l of the block.
+constexpr size_t kTernaryBlock = 128;
+
+// Where the activation of weight p sits in the ternary block order.
+inline size_t ternary_position(size_t p) {
+  const size_t r = p % kTernaryBlock;
+  return p - r + 32 * (r % 4) + r / 4;
+}
 
 void fill_table_scalar(KernelTable& t);
 void fill_table_avx2(KernelTable& t);    // only on x86-64 builds
