@@ -398,3 +398,18 @@ def test_gradients_flow_through_dtype_casts_clone_and_contiguous():
     y.backward()
     assert x.grad.dtype is ct.float32
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() + 1, rtol=1e-6)
+
+
+def test_deepcopy_and_pickle_of_leaves():
+    import copy
+    import pickle
+
+    x = leaf(2)
+    (x * 1).sum().backward()
+    y = copy.deepcopy(x)
+    (y * 2).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [3.0, 3.0]
+    z = pickle.loads(pickle.dumps(x))
+    assert z.requires_grad and z.tolist() == x.tolist()
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(x * 2)

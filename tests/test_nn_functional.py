@@ -254,5 +254,13 @@ def test_exports():
         "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "hardswish", "hardsigmoid",
         "softmax", "log_softmax", "relu_", "hardtanh", "hardtanh_", "threshold", "threshold_", "leaky_relu_",
         "rrelu", "rrelu_", "elu_", "selu_", "celu", "celu_", "logsigmoid", "softsign", "tanhshrink", "hardshrink",
-        "softshrink", "glu", "prelu", "sigmoid", "tanh", "softmin", "linear"}
+        "softshrink", "glu", "prelu", "sigmoid", "tanh", "softmin", "linear",
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+        "scaled_dot_product_attention", "multi_head_attention_forward",
+        "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+        "embedding", "embedding_bag", "dropout", "dropout1d", "dropout2d", "dropout3d", "bilinear",
+        "layer_norm", "rms_norm", "group_norm", "batch_norm", "normalize", "pad",
+        "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+        "interpolate"}
     assert ct.nn.functional.softmax is F.softmax

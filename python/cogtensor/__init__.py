@@ -26,7 +26,8 @@ from cogtensor.ops.views import cat, stack
 from cogtensor.random import Generator, initial_seed, manual_seed, seed
 from cogtensor.tensor import Size, Tensor, from_dlpack, from_numpy
 
-from cogtensor import fft, linalg, optim  # noqa: E402 - build on the tensor
+from cogtensor import data, fft, io, linalg, optim  # noqa: E402 - build on the tensor
+from cogtensor.io import load, save  # noqa: E402 - torch.save / torch.load, without pickle
 from cogtensor.ops.complex import *  # noqa: F403, E402 - real, imag, conj, angle, view_as_real, complex, ...
 
 __version__ = "0.1.0"

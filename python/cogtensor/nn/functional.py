@@ -375,3 +375,22 @@ def softmin(input, dim=None, _stacklevel: int = 3, dtype=None):
         warnings.warn("Implicit dimension choice for softmin has been deprecated. Change the call to include "
                       "dim=X as an argument.", UserWarning, stacklevel=_stacklevel)
     return softmax(-input, dim, dtype=dtype)
+
+from cogtensor.nn.functional_loss import (  # noqa: E402 - the losses
+    binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss, cross_entropy, huber_loss, kl_div,
+    l1_loss, margin_ranking_loss, mse_loss, nll_loss, smooth_l1_loss)
+__all__ += ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+            "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss"]
+
+# layer functional forms (convolution, pooling, normalization, attention, embedding, dropout, padding)
+from cogtensor.nn.functional_attention import *  # noqa: E402, F403
+from cogtensor.nn.functional_conv import *  # noqa: E402, F403
+from cogtensor.nn.functional_misc import *  # noqa: E402, F403
+from cogtensor.nn.functional_norm import *  # noqa: E402, F403
+from cogtensor.nn.functional_pad import *  # noqa: E402, F403
+from cogtensor.nn.functional_pool import *  # noqa: E402, F403
+from cogtensor.nn import (functional_attention as _attention, functional_conv as _conv,  # noqa: E402
+                          functional_misc as _misc, functional_norm as _norm, functional_pad as _pad,
+                          functional_pool as _pool)
+
+__all__ += [*_attention.__all__, *_conv.__all__, *_misc.__all__, *_norm.__all__, *_pad.__all__, *_pool.__all__]

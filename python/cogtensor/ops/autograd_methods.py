@@ -137,6 +137,29 @@ class AutogradMethods:
     def data(self, value) -> None:
         self._data = value._data
 
+    def __deepcopy__(self, memo):
+        """A copy of a leaf with its own memory, ``requires_grad`` and ``.grad`` (torch's rule:
+        results of recorded ops cannot be deep-copied)."""
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment. If you were attempting to deepcopy a module, this may be "
+                               "because of a torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        out = type(self).__new__(type(self))
+        out._data, out._node, out._vc, out._grad, out._extra = self._data.copy(), None, None, None, None
+        memo[id(self)] = out
+        if self._node is not None:
+            out.requires_grad_()
+        if self._grad is not None:
+            out._grad = self._grad.__deepcopy__(memo)
+        return out
+
+    def __reduce__(self):
+        """Pickle a leaf's values and ``requires_grad`` (the graph does not travel)."""
+        if not self.is_leaf:
+            raise RuntimeError("Can't pickle a tensor that is not a graph leaf; detach() it first")
+        return _rebuild, (type(self), self._data, self._node is not None)
+
     # -------------------------------------------------------------- hooks
     def register_hook(self, hook):
         """``hook(grad)`` runs when this tensor's gradient is computed; it may return a
@@ -174,6 +197,12 @@ class AutogradMethods:
             inputs: accumulate only into these tensors' ``.grad``.
         """
         backward_into((self,), (gradient,), retain_graph, create_graph, inputs)
+
+
+def _rebuild(cls, data, requires_grad):
+    out = cls.__new__(cls)
+    out._data, out._node, out._vc, out._grad, out._extra = data, None, None, None, None
+    return out.requires_grad_() if requires_grad else out
 
 
 def default_gradient(t, g):
