@@ -193,13 +193,14 @@ class AccumulateGrad(Node):
         leaf = self.variable()
         if leaf is None:
             return
-        if leaf.grad is None:
-            leaf.grad = grad if create_graph or owned else grad.detach().clone()
-        elif create_graph or leaf.grad._node is not None:
-            leaf.grad = leaf.grad + grad
-        else:
-            leaf.grad = leaf.grad.detach().add_(grad.detach()) if leaf.grad._data.flags.writeable \
-                else leaf.grad + grad.detach()
+        current = leaf.grad
+        if current is None:
+            leaf.grad = grad if create_graph or owned else grad._wrap(np.array(grad._data, copy=True))
+        elif create_graph or current._node is not None or not current._data.flags.writeable:
+            leaf.grad = current + grad
+        else:  # the usual case: add into .grad's own memory (numpy directly: this runs per parameter per step)
+            np.add(current._data, grad._data, out=current._data)
+            current._bump_version()
 
     def _release(self):
         pass

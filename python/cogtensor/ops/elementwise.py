@@ -62,7 +62,8 @@ def add(input, other, *, alpha=1):
 
 def _add_graph(out, input, other, alpha=1):
     return attach(out, "AddBackward0", (input, other),
-                  lambda g: (_r2c(input, g), _r2c(other, g if alpha == 1 else g * _conj(alpha))))
+                  lambda g: (_r2c(input, g),
+                             _r2c(other, g if alpha == 1 else g * _conj(alpha)) if _wants(other) else None))
 
 
 def sub(input, other, *, alpha=1):
@@ -73,7 +74,8 @@ def sub(input, other, *, alpha=1):
 
 def _sub_graph(out, input, other, alpha=1):
     return attach(out, "SubBackward0", (input, other),
-                  lambda g: (_r2c(input, g), _r2c(other, -g if alpha == 1 else g * -_conj(alpha))))
+                  lambda g: (_r2c(input, g),
+                             _r2c(other, -g if alpha == 1 else g * -_conj(alpha)) if _wants(other) else None))
 
 
 def mul(input, other):
