@@ -96,7 +96,7 @@ ALLOWED = {
     "nn/functional_pad": {"errors", "graph", "nn"},
     "nn/functional_norm": {"errors", "graph", "nn"},
     "nn/functional_misc": {"errors", "graph", "nn", "ops", "random"},
-    "nn/functional_pool": {"errors", "graph", "nn", "ops"},
+    "nn/functional_pool": {"dtypes", "errors", "graph", "nn", "ops"},
     "nn/functional_attention_core": {"graph", "nn", "ops", "random"},
     "nn/functional_attention": {"dtypes", "errors", "nn", "ops"},
     "nn/layers/__init__": {"nn"},

@@ -39,6 +39,7 @@ def test_linear_matches_torch(dtype, bias):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bilinear_and_identity(dtype):
     ours, theirs = twins(L.Bilinear, tnn.Bilinear, 3, 4, 2, dtype=dtype)
+    assert repr(ours) == repr(theirs)
     run_both(ours, theirs, randn(5, 3, dtype=dtype), randn(5, 4, dtype=dtype))
     run_both(ours, theirs, randn(2, 5, 3, dtype=dtype), randn(2, 5, 4, dtype=dtype))
     x = ct.ones(3)
@@ -164,7 +165,7 @@ def test_layer_norm_rms_norm_group_norm(dtype):
     for kwargs in ({}, {"affine": False}):
         ours, theirs = twins(L.GroupNorm, tnn.GroupNorm, 2, 6, dtype=dtype, **kwargs)
         run_both(ours, theirs, randn(3, 6, 5, dtype=dtype))
-        run_both(ours, theirs, randn(3, 6, 2, 2, dtype=dtype))
+        run_both(ours, theirs, randn(3, 2, 2, 6, dtype=dtype).transpose(0, 3, 1, 2))  # non-contiguous
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -274,10 +275,14 @@ def test_feature_dropout_zeroes_whole_channels():
 
 
 def test_dropout_gradcheck_with_fixed_seed():
-    def fn(x):
-        ct.manual_seed(5)
-        return F.dropout(x, 0.4)
-    gradgradcheck(fn, randn(4, 5))
+    def seeded(fn, *args):
+        def run(x):
+            ct.manual_seed(5)
+            return fn(x, *args)
+        return run
+    gradgradcheck(seeded(F.dropout, 0.4), randn(4, 5))
+    gradcheck(seeded(F.dropout2d, 0.5), randn(3, 4, 2, 2))
+    gradcheck(seeded(F.dropout1d, 0.5), randn(3, 4, 2))
 
 
 # ------------------------------------------------------------------- activations
@@ -385,3 +390,9 @@ def test_linear_and_embedding_gradchecks():
                   randn(10))
     gradcheck(lambda w: F.embedding_bag(flat, w, offsets, mode="max"), randn(6, 3))
     gradgradcheck(lambda w: F.embedding_bag(flat, w, offsets, mode="mean", padding_idx=2), randn(6, 3))
+
+
+def test_layers_are_exported_from_nn():
+    for name in L.__all__:
+        assert getattr(ct.nn, name) is getattr(L, name), name
+        assert hasattr(tnn, name), name  # every layer is torch.nn's

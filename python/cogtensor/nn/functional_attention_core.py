@@ -79,7 +79,7 @@ def _scores(q, k, scale, mask: Mask, rows: slice, cols: slice) -> np.ndarray:
 def _softmax_rows(s: np.ndarray, safe: bool) -> np.ndarray:
     """Row softmax of scores in place of ``s``; all -inf rows give 0 (``safe``) or NaN."""
     with _quiet():
-        top = s.max(axis=-1, keepdims=True)
+        top = s.max(axis=-1, keepdims=True, initial=-np.inf)
         if safe:
             top[~np.isfinite(top)] = 0
         np.subtract(s, top, out=s)
@@ -114,8 +114,9 @@ def _dense(q, k, v, mask, scale, dropout_p, need_weights, safe, mask_tensor):
     pd = p if drop is None else p * drop
     out = q._wrap(np.matmul(pd, vd))
     inputs = (q, k, v, mask_tensor)
+    weights = q._wrap(pd.copy()) if need_weights else None  # the caller may change it; backward reads pd
     if not any(wants(t) for t in inputs):
-        return (out, q._wrap(pd)) if need_weights else out
+        return (out, weights) if need_weights else out
 
     def backward(grads):
         g, gw = grads if need_weights else (grads, None)
@@ -129,7 +130,7 @@ def _dense(q, k, v, mask, scale, dropout_p, need_weights, safe, mask_tensor):
         dv = g._wrap(np.matmul(_mT(pd), gd)) if wants(v) else None
         return dq, dk, dv, ds
 
-    result = (out, q._wrap(pd)) if need_weights else out
+    result = (out, weights) if need_weights else out
     return attach(result, "ScaledDotProductAttentionBackward0", inputs, backward, saved=(q, k, v))
 
 

@@ -30,13 +30,20 @@ def _quiet():
     return np.errstate(invalid="ignore", divide="ignore", over="ignore")
 
 
+def _mean(x: np.ndarray, axis) -> np.ndarray:
+    """Mean over ``axis`` (kept); NaN without a warning over no elements."""
+    count = math.prod(x.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,)))
+    with _quiet():
+        return np.sum(x, axis=axis, keepdims=True) / x.dtype.type(count)
+
+
 def _standardize(x: np.ndarray, axis, eps: float, centered: bool = True):
     """(xhat, rstd, mean, var): x minus its mean (when ``centered``) over ``axis``, times
     rstd = 1 / sqrt(var + eps), var the biased variance (the mean square when not centered)."""
     with _quiet():
-        mean = x.mean(axis=axis, keepdims=True) if centered else None
+        mean = _mean(x, axis) if centered else None
         xc = x - mean if centered else x
-        var = np.mean(np.square(xc), axis=axis, keepdims=True)
+        var = _mean(np.square(xc), axis)
         rstd = 1.0 / np.sqrt(var + eps)
         return xc * rstd, rstd, mean, var
 
@@ -44,9 +51,9 @@ def _standardize(x: np.ndarray, axis, eps: float, centered: bool = True):
 def _input_grad(gxhat: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, axis, centered: bool = True) -> np.ndarray:
     """d input from d xhat for xhat = (x - mean) * rstd over ``axis`` (numpy)."""
     with _quiet():
-        inner = gxhat - xhat * np.mean(gxhat * xhat, axis=axis, keepdims=True)
+        inner = gxhat - xhat * _mean(gxhat * xhat, axis)
         if centered:
-            inner -= np.mean(gxhat, axis=axis, keepdims=True)
+            inner -= _mean(gxhat, axis)
         return rstd * inner
 
 
@@ -99,7 +106,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
 def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
     """x / sqrt(mean(x ** 2) + eps) * weight over the last ``len(normalized_shape)`` dimensions;
-    ``eps=None`` takes the input dtype's machine epsilon, as torch."""
+    ``eps=None`` takes the machine epsilon of the compute dtype (float32 for the half types), as torch."""
     return _last_dims_norm("rms_norm", input, normalized_shape, weight, None, eps, centered=False)
 
 
@@ -109,8 +116,8 @@ def _last_dims_norm(op, input, normalized_shape, weight, bias, eps, centered):
     same_dtype(op, input, ("weight", weight), ("bias", bias))
     _check_affine(op, "weight", weight, shape)
     _check_affine(op, "bias", bias, shape)
-    if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
+    if eps is None:  # the machine epsilon of the compute dtype (float32 for float16 / bfloat16), as torch
+        eps = float(np.finfo(xd.dtype).eps)
     size = math.prod(shape)
     x2 = xd.reshape(-1, size)
     xhat, rstd = _standardize(x2, 1, eps, centered)[:2]
@@ -158,14 +165,15 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups < 1:
         raise ValueError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
     n, c = xd.shape[:2]
+    positions = math.prod(xd.shape[2:])
     if c % num_groups:
         raise ShapeError(f"{op}: Expected number of channels in input to be divisible by num_groups, but got input "
                          f"of shape {list(input.shape)} and num_groups={num_groups}")
     same_dtype(op, input, ("weight", weight), ("bias", bias))
     _check_affine(op, "weight", weight, (c,))
     _check_affine(op, "bias", bias, (c,))
-    xhat, rstd = _standardize(xd.reshape(n, num_groups, -1), 2, eps)[:2]
-    xhat = xhat.reshape(n, c, -1)
+    xhat, rstd = _standardize(xd.reshape(n, num_groups, c // num_groups * positions), 2, eps)[:2]
+    xhat = xhat.reshape(n, c, positions)
     wd, bd = as_array(weight, xd), as_array(bias, xd)
     values = xhat if wd is None else xhat * wd[:, None]
     if bd is not None:
@@ -177,18 +185,18 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
 
     def backward(g):
         if requires_grad(g, input, weight):
-            x3 = input.reshape(n, num_groups, -1)
-            xh, r = _standardize_t(x3, (2,), eps)
+            group = (n, num_groups, c // num_groups * positions)
+            xh, r = _standardize_t(input.reshape(group), (2,), eps)
             gxhat = g * weight.reshape(per_channel) if weight is not None else g
-            gx = _input_grad_t(gxhat.reshape(n, num_groups, -1), xh, r, (2,)).reshape(input.shape) \
-                if wants(input) else None
+            gx = _input_grad_t(gxhat.reshape(group), xh, r, (2,)).reshape(input.shape) if wants(input) else None
             gw = (g * xh.reshape(input.shape)).sum(_not_channel(input.ndim)) if wants(weight) else None
             return gx, gw, (g.sum(_not_channel(input.ndim)) if wants(bias) else None)
-        g3 = g._data.reshape(n, c, -1).astype(xd.dtype, copy=False)
+        g3 = g._data.reshape(n, c, positions).astype(xd.dtype, copy=False)
         gx = gw = gb = None
         if wants(input):
             gxhat = g3 if wd is None else g3 * as_array(weight, xd)[:, None]
-            gx = _input_grad(gxhat.reshape(n, num_groups, -1), xhat.reshape(n, num_groups, -1), rstd, 2)
+            group = (n, num_groups, c // num_groups * positions)
+            gx = _input_grad(gxhat.reshape(group), xhat.reshape(group), rstd, 2)
             gx = g._wrap(gx.reshape(xd.shape))
         if wants(weight):
             gw = g._wrap(np.einsum("ncs,ncs->c", g3, xhat))
@@ -231,7 +239,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             require_tensor(t, op, name)
             _check_affine(op, name, t, (c,))
     same_dtype(op, input, ("weight", weight), ("bias", bias))
-    x3 = xd.reshape(xd.shape[0], c, -1)
+    x3 = xd.reshape(xd.shape[0], c, math.prod(xd.shape[2:]))
     count = x3.shape[0] * x3.shape[2]
     if training:
         if count == 1:
@@ -239,7 +247,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"{list(input.shape)}")
         xhat, rstd, batch_mean, batch_var = _standardize(x3, (0, 2), eps)
         mean = None
-        _update_running(running_mean, running_var, batch_mean.reshape(c), batch_var.reshape(c), momentum, count)
+        if count:  # an empty batch leaves the statistics alone, as torch
+            _update_running(running_mean, running_var, batch_mean.reshape(c), batch_var.reshape(c), momentum, count)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: running_mean and running_var must be given when training=False")

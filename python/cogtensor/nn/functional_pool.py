@@ -12,10 +12,12 @@ from those ops' backwards.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from cogtensor import dtypes
 from cogtensor.errors import ShapeError, ValueRangeError
 from cogtensor.graph import attach
 from cogtensor.nn.functional_conv import Window, im2col
@@ -24,6 +26,20 @@ from cogtensor.ops.products import matmul
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "interpolate"]
+
+
+_HALF = (dtypes.float16, dtypes.bfloat16)
+
+
+def _half_in_float32(fn):
+    """Run ``fn`` on a float16 / bfloat16 input in float32 and round the result once, as torch on CPU."""
+    @functools.wraps(fn)
+    def wrapper(input, *args, **kwargs):
+        dtype = getattr(input, "dtype", None)
+        if dtype not in _HALF:
+            return fn(input, *args, **kwargs)
+        return fn(input.to(dtypes.float32), *args, **kwargs).to(dtype)
+    return wrapper
 
 
 # ------------------------------------------------------------------ geometry
@@ -54,7 +70,8 @@ def _pool_window(op, input, spatial, kernel_size, stride, padding, dilation, cei
             raise ValueRangeError(f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
                                   f"kernel_size={k} and dilation={d}")
     size = tuple(input.shape[-spatial:])
-    out = tuple(_output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
+    out = tuple(_output_size(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
     if min(out) < 1:
         raise ShapeError(f"{op}: given input size {list(input.shape)}, calculated output size {list(out)} is too "
                          "small")
@@ -114,7 +131,7 @@ def _max_pool(op, input, spatial, kernel_size, stride, padding, dilation, ceil_m
 
 def _input_index(best: np.ndarray, window: Window) -> np.ndarray:
     """Flat input positions (row * W + column) of the chosen window elements."""
-    (kh, kw), (s0, s1), (d0, d1) = window.kernel, window.stride, window.dilation
+    kw, (s0, s1), (d0, d1) = window.kernel[1], window.stride, window.dilation
     (pt, _), (pl, _) = window.pads
     oh, ow = window.out
     position = np.arange(oh * ow)
@@ -140,6 +157,7 @@ def _gather_flat(x, flat: np.ndarray, shape):
 
 
 # ------------------------------------------------------------------ avg pool
+@_half_in_float32
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override=None):
     """Mean over each window: (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out).
@@ -160,6 +178,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
                      divisor_override)
 
 
+@_half_in_float32
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
     """Mean over each window of (N, C, L) or (C, L); arguments as :func:`avg_pool2d`."""
     return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
@@ -215,6 +234,7 @@ def _window_matrix(n_in: int, n_out: int, np_dtype) -> tuple[np.ndarray, np.ndar
     return matrix, (ends - starts).astype(np_dtype)
 
 
+@_half_in_float32
 def adaptive_avg_pool2d(input, output_size):
     """Average over windows that tile (H, W) into ``output_size`` (an int, a pair; None keeps that
     size): window i spans [floor(i * H / out), ceil((i + 1) * H / out)), as torch.
@@ -233,6 +253,7 @@ def adaptive_avg_pool2d(input, output_size):
     return sums / input._wrap(np.outer(row_counts, col_counts))
 
 
+@_half_in_float32
 def adaptive_avg_pool1d(input, output_size):
     """Average over windows that tile L into ``output_size``: (N, C, L) or (C, L) -> (..., output_size)."""
     op = "adaptive_avg_pool1d"
@@ -246,6 +267,7 @@ def adaptive_avg_pool1d(input, output_size):
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
+@_half_in_float32
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False):
     """Resize the spatial dimensions of (N, C, *spatial) (1 to 3 of them) to ``size``, or by

@@ -11,7 +11,7 @@ from cogtensor.nn import init
 from cogtensor.nn.layers._factory import empty, positive_int
 from cogtensor.nn.module import Module, Parameter
 
-__all__ = ["Identity", "Linear", "Bilinear", "NonDynamicallyQuantizableLinear"]
+__all__ = ["Identity", "Linear", "Bilinear"]  # NonDynamicallyQuantizableLinear stays here, as in torch
 
 
 class Identity(Module):
