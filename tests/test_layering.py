@@ -33,6 +33,8 @@ ALLOWED = {
     "creation": {"dtypes", "ops", "random", "tensor"},
     "autograd": {"graph", "ops", "tensor"},
     "nn/quantized": {"dtypes", "graph", "nn", "quant", "tensor"},
+    "nn/bitnet": {"errors", "graph", "nn", "quant", "tensor"},
+    "nn/dynamic": {"errors", "nn", "quant", "tensor"},
     "distributed/__init__": {"distributed"},
     "distributed/_partitions": {"_kernels"},
     "distributed/_search": {"_kernels", "arrow", "distributed", "hdc"},
