@@ -179,7 +179,7 @@ def run(op: str, fn, parts: list[Partition], payload, columns: list[str] | None,
         task_options: dict | None) -> Iterator:
     """``fn(table, label, payload)`` on every partition as a Ray task; yields the results
     in partition order while later tasks still run. A failed task raises its error here
-    (the partition's ValueError or PartitionError), and the remaining tasks are cancelled."""
+    (the partition's ValueError or PartitionError) once the remaining tasks have finished."""
     ensure_ray()
     options = {**DEFAULT_TASK_OPTIONS, **(task_options or {})}
     shared = ray.put(payload)  # one copy in the object store, not one per task
@@ -189,25 +189,21 @@ def run(op: str, fn, parts: list[Partition], payload, columns: list[str] | None,
         for ref in refs:
             yield ray.get(ref)
     except ray.exceptions.RayTaskError as err:
-        _cancel(refs)
+        _settle(refs)
         cause = getattr(err, "cause", None)
         if isinstance(cause, Exception):
             raise cause from err
         raise
     except BaseException:
-        _cancel(refs)
+        _settle(refs)
         raise
 
 
-def _cancel(refs) -> None:
-    """Cancel the other tasks, then collect their outcomes (briefly), so that Ray does not
-    log each sibling's failure again as an unhandled error."""
-    for ref in refs:
-        try:
-            ray.cancel(ref)
-        except Exception:  # noqa: BLE001, S112 - finished or already gone: nothing to cancel
-            continue
-    done, _ = ray.wait(refs, num_returns=len(refs), timeout=5)
+def _settle(refs) -> None:
+    """Let the other tasks finish and collect their outcomes, so that Ray does not log each
+    sibling's failure again as an unhandled error. They are not cancelled: in Ray 2.60 a
+    cancel that races with a task's completion aborts the driver process."""
+    done, _ = ray.wait(refs, num_returns=len(refs))
     for ref in done:
         try:
             ray.get(ref)
