@@ -18,7 +18,8 @@ faster), the largest loss difference over the timed steps, and the time per phas
     python benches/bench_train.py               # full
     python benches/bench_train.py --quick       # fewer repeats
     python benches/bench_train.py --profile     # also: our time per backward node, per module
-                                                #   forward, and the cProfile top functions
+                                                #   forward, the cProfile top functions, and the
+                                                #   transformer's operations one by one vs torch
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from common import machine
 from threadpoolctl import threadpool_limits
-from train_profile import breakdown, cprofile_top
+from train_profile import breakdown, cprofile_top, op_table
 
 import cogtensor as ct
 
@@ -144,41 +145,49 @@ def transformer_case() -> dict:
             "ours": side(ct, models[0], ct.optim.AdamW), "theirs": side(torch, models[1], torch.optim.AdamW)}
 
 
-def best_ms(step, loops: int, repeats: int):
-    """(best mean ms per step over ``repeats`` runs of ``loops`` steps after a warm-up, all losses)."""
-    losses = [step()]
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        losses += [step() for _ in range(loops)]
-        best = min(best, (time.perf_counter() - t0) / loops)
-    return best * 1e3, losses
+def timed_loop(step, loops: int):
+    """(mean seconds per call over ``loops`` calls of ``step``, their results)."""
+    t0 = time.perf_counter()
+    results = [step() for _ in range(loops)]
+    return (time.perf_counter() - t0) / loops, results
 
 
-def phases_ms(side: Side, loops: int, repeats: int) -> np.ndarray:
-    """Best mean ms per step of each phase (forward + loss, backward, optimizer step)."""
-    best = np.full(3, np.inf)
+def interleaved_best(ours, theirs, loops: int, repeats: int):
+    """Best mean ms per call of ``ours`` and ``theirs``, taking turns each round (so a busy moment on a
+    shared machine slows both alike), after one warm-up call each; and every result of each."""
+    results = ([ours()], [theirs()])
+    best = [np.inf, np.inf]
     for _ in range(repeats):
-        times = np.zeros(3)
-        for _ in range(loops):
-            side.phase_step(times)
-        best = np.minimum(best, times / loops)
-    return best * 1e3
+        for i, fn in enumerate((ours, theirs)):
+            seconds, out = timed_loop(fn, loops)
+            best[i] = min(best[i], seconds)
+            results[i].extend(out)
+    return best[0] * 1e3, best[1] * 1e3, results
+
+
+def phases_ms(side: Side, loops: int) -> np.ndarray:
+    """Mean ms per step of each phase (forward + loss, backward, optimizer step) over ``loops`` steps."""
+    times = np.zeros(3)
+    for _ in range(loops):
+        side.phase_step(times)
+    return times / loops * 1e3
 
 
 def run(case: dict, repeats: int) -> None:
+    ours, theirs, loops = case["ours"], case["theirs"], case["loops"]
     # both take the same batches in the same order from the same weights: their losses must agree
-    ours_ms, ours_losses = best_ms(case["ours"].step, case["loops"], repeats)
-    theirs_ms, theirs_losses = best_ms(case["theirs"].step, case["loops"], repeats)
+    ours_ms, theirs_ms, (ours_losses, theirs_losses) = interleaved_best(ours.step, theirs.step, loops, repeats)
     gap = max(abs(a - b) for a, b in zip(ours_losses, theirs_losses))
     print(f"\n{case['name']}, ms per step")
     print(f"{'':24}{'cogtensor':>12}{'torch':>12}{'ours/torch':>12}{'target':>10}")
     target = "<= " + format(case["target"], ".1f")
     print(f"{'step':24}{ours_ms:12.2f}{theirs_ms:12.2f}{ours_ms / theirs_ms:12.2f}{target:>10}"
           f"   (max |loss diff| over {len(ours_losses)} steps: {gap:.1e})")
-    ours_phases = phases_ms(case["ours"], case["loops"], repeats)
-    theirs_phases = phases_ms(case["theirs"], case["loops"], repeats)
-    for label, a, b in zip(("forward + loss", "backward", "optimizer step"), ours_phases, theirs_phases):
+    best = [np.full(3, np.inf), np.full(3, np.inf)]
+    for _ in range(repeats):
+        for i, side in enumerate((ours, theirs)):
+            best[i] = np.minimum(best[i], phases_ms(side, loops))
+    for label, a, b in zip(("forward + loss", "backward", "optimizer step"), *best):
         print(f"{label:24}{a:12.2f}{b:12.2f}{a / b:12.2f}")
 
 
@@ -200,6 +209,7 @@ def main():
         for case in cases:
             breakdown(case["name"], case["ours"], 2 * case["loops"])
             cprofile_top(case["name"], case["ours"].step, 2 * case["loops"], 20)
+        op_table(ct, torch)
 
 
 if __name__ == "__main__":

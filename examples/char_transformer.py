@@ -7,19 +7,24 @@ validates. Every character is a token (61 of them).
 
 Model: a decoder-only (GPT-style) transformer written with cogtensor's ``nn`` modules:
 token and position ``nn.Embedding``, pre-norm blocks of causal multi-head self-attention
-(``nn.functional.scaled_dot_product_attention``) and a GELU feed-forward, a final
+(``nn.functional.scaled_dot_product_attention``) and a ReLU feed-forward, a final
 ``nn.LayerNorm`` and a linear head; ``optim.AdamW`` with a linear warm-up and cosine decay.
 
 Sampling feeds the prompt once, then one character per step: each attention layer keeps
 the keys and values of the characters seen so far (:class:`KVCache`), so a step costs one
 position, not the whole window. The cached logits equal a full forward's.
 
-Full setting (the defaults): 2 layers, d_model 128, 4 heads, context 64, batch 32, 1500
-steps -> training loss below 1.60 nats per character (validation loss about 1.7; a model
-that knows only character frequencies sits at about 3.0), in under a minute on two cores.
+Loss levels (nats per character; guessing from character frequencies alone gives 3.04, the
+best bigram table fitted to the whole text 2.30):
+
+- full setting (the defaults: 2 layers, d_model 64, 4 heads, context 64, batch 16, 1000
+  steps, peak learning rate 6e-3): training loss below ``FULL_SETTING_LOSS`` = 1.6 (1.38
+  with seeds 0 and 1; validation 1.76), in about 35 s on this two-core machine;
+- quick setting (``--steps 150``, what the tests run): below ``QUICK_SETTING_LOSS`` = 2.6
+  (about 2.33).
 
     python examples/char_transformer.py                 # full setting
-    python examples/char_transformer.py --steps 200     # quicker, higher loss
+    python examples/char_transformer.py --steps 150     # quick setting
 
 Example:
     >>> metrics = main(["--steps", "20", "--quiet"])
@@ -48,7 +53,9 @@ except ImportError:  # pragma: no cover
     threadpool_limits = None
 
 TEXT = Path(__file__).resolve().parent / "data" / "harbour_almanac.txt"
-FULL_SETTING_LOSS = 1.60  # the training loss the default setting ends below (nats per character)
+FULL_SETTING_LOSS = 1.6  # the training loss (nats per character) the default setting ends below
+QUICK_STEPS = 150
+QUICK_SETTING_LOSS = 2.6  # ... and the one ``--steps 150`` ends below (about 2.33)
 
 
 class Vocabulary:
@@ -69,15 +76,14 @@ class Vocabulary:
 
 
 class KVCache:
-    """Keys and values of every layer for the positions seen so far, in preallocated buffers.
-
-    Buffers are (batch, heads, capacity, head_dim) per layer; ``length`` positions are filled.
+    """Keys and values of every layer for the positions seen so far, for inference (under
+    ``no_grad``): buffers of (batch, heads, capacity, head_dim) per layer, allocated at the
+    first write in the keys' dtype; ``length`` positions are filled.
     """
 
     def __init__(self, num_layers: int, batch: int, heads: int, capacity: int, head_dim: int):
-        shape = (batch, heads, capacity, head_dim)
-        self.keys = [ct.zeros(*shape) for _ in range(num_layers)]
-        self.values = [ct.zeros(*shape) for _ in range(num_layers)]
+        self.shape = (batch, heads, capacity, head_dim)
+        self.keys, self.values = [None] * num_layers, [None] * num_layers
         self.capacity, self.length = capacity, 0
 
     def append(self, layer: int, key, value):
@@ -86,6 +92,9 @@ class KVCache:
         start, stop = self.length, self.length + key.shape[2]
         if stop > self.capacity:
             raise ValueError(f"KVCache: {stop} positions exceed the capacity of {self.capacity}")
+        if self.keys[layer] is None:
+            self.keys[layer] = ct.zeros(*self.shape, dtype=key.dtype)
+            self.values[layer] = ct.zeros(*self.shape, dtype=value.dtype)
         with ct.no_grad():
             self.keys[layer][:, :, start:stop] = key
             self.values[layer][:, :, start:stop] = value
@@ -228,19 +237,20 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Train a character-level transformer with cogtensor and sample.")
     parser.add_argument("--text", type=Path, default=TEXT)
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--context", type=int, default=64)
-    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=6e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--sample-length", type=int, default=300)
     parser.add_argument("--prompt", default="The old man ")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="threads for numpy's BLAS and the kernels")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for numpy's BLAS and the kernels (one suits these small matrices)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no sample printed")
     return parser.parse_args(argv)
 

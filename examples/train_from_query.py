@@ -98,7 +98,8 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="threads for numpy's BLAS and the kernels")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for numpy's BLAS and the kernels (one suits these small matrices)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
