@@ -9,7 +9,7 @@ LayerNorms and the output head stay in float. Both models start from the same we
 see the same batches; the summary compares their training and validation losses, and the
 validation loss of the packed ternary model (:func:`cogtensor.nn.bitnet.export_ternary`).
 
-    python examples/bitnet_char_transformer.py               # full setting (1500 steps each)
+    python examples/bitnet_char_transformer.py               # full setting (char_transformer's, 1000 steps each)
     python examples/bitnet_char_transformer.py --steps 200   # quicker, higher losses
 
 Example:
@@ -20,14 +20,9 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
-from tqdm import tqdm
 
 import cogtensor as ct
 from cogtensor.nn.bitnet import export_ternary, replace_linear_with_bitlinear
@@ -48,64 +43,28 @@ char = _sibling("char_transformer")
 digits = _sibling("bitnet_digits")  # layer-by-layer comparison and weight bytes
 
 
-def train(model, data: np.ndarray, args, lr: float, desc: str) -> dict:
-    """AdamW with warm-up and cosine decay on random windows drawn from a generator seeded with
-    ``args.seed``, so both models see the same batches. Returns the losses."""
-    rng = np.random.default_rng(args.seed)
-    optimizer = ct.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
-    warmup = max(1, min(100, args.steps // 10))
-    losses, start = [], time.perf_counter()
-    progress = tqdm(range(args.steps), desc=desc, unit="step", disable=args.quiet)
-    model.train()
-    for step in progress:
-        for group in optimizer.param_groups:
-            group["lr"] = char.lr_at(step, args.steps, lr, warmup)
-        loss = char.loss_on(model, *char.random_windows(data, args.context, args.batch_size, rng))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        if step % 25 == 0 or step == args.steps - 1:
-            progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    return {"initial_loss": losses[0], "train_loss": float(np.mean(losses[-50:])),
-            "seconds": time.perf_counter() - start}
-
-
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="BitNet b1.58 character transformer vs its float32 twin.")
-    parser.add_argument("--text", type=Path, default=char.TEXT)
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--context", type=int, default=64)
-    parser.add_argument("--d-model", type=int, default=128)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    """The options of ``examples/char_transformer.py`` (same defaults), plus ``--bit-lr``."""
+    parser = char.build_parser("BitNet b1.58 character transformer vs its float32 twin.")
     parser.add_argument("--bit-lr", type=float, default=None, help="BitLinear model's learning rate (default: --lr)")
-    parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--sample-length", type=int, default=200)
-    parser.add_argument("--prompt", default="The old man ")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="BLAS/kernel threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars, summary or sample")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     """Train both models, export the BitNet one to packed ternary weights, evaluate and sample."""
     args = parse_args(argv)
-    ct.set_num_threads(args.threads)
-    ct.manual_seed(args.seed)
-    text = args.text.read_text(encoding="utf-8")
-    vocab = char.Vocabulary(text)
-    data = vocab.encode(text)
-    split = int(0.9 * len(data))
-    train_data, val_data = data[:split], data[split:]
+    with char.thread_limit(args.threads):
+        return compare(args)
 
-    float_model = char.CharTransformer(len(vocab), args.context, args.d_model, args.heads, args.layers)
+
+def compare(args) -> dict:
+    """Train the float32 and BitNet twins with the options ``args``, export, evaluate and sample."""
+    ct.manual_seed(args.seed)
+    vocab, train_data, val_data = char.split_text(args.text)
+    float_model = char.CharTransformer(len(vocab), args.context, args.d_model, args.heads, args.layers, args.dropout)
     bit_model = replace_linear_with_bitlinear(float_model, exclude={"head"})  # a copy: same initial weights
-    float_run = train(float_model, train_data, args, args.lr, "float32")
-    bit_run = train(bit_model, train_data, args, args.lr if args.bit_lr is None else args.bit_lr, "bitnet b1.58")
+    float_run = char.fit(float_model, train_data, args, args.lr, "float32")
+    bit_run = char.fit(bit_model, train_data, args, args.lr if args.bit_lr is None else args.bit_lr, "bitnet b1.58")
     packed = export_ternary(bit_model)
     probe = ct.tensor(val_data[:args.context][None])
 

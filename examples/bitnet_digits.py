@@ -13,7 +13,7 @@ Steps:
 3. Export the BitLinear model to packed ternary weights
    (:func:`cogtensor.nn.bitnet.export_ternary`) and check that its logits and predictions
    match the fake-quantized model's on the test set.
-4. Quantize the float model dynamically to int8 (:func:`cogtensor.nn.dynamic.quantize_dynamic`)
+4. Quantize the float model dynamically to int8 (:func:`cogtensor.nn.quantized.quantize_dynamic`)
    and compare its test accuracy with float32.
 
     python examples/bitnet_digits.py               # full setting
@@ -27,19 +27,17 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 import cogtensor as ct
 from cogtensor import nn
 from cogtensor.nn.bitnet import BitLinear, export_ternary, replace_linear_with_bitlinear
-from cogtensor.nn.dynamic import quantize_dynamic
+from cogtensor.nn.quantized import quantize_dynamic
 
 
 def _sibling(name: str):
@@ -54,24 +52,6 @@ def _sibling(name: str):
 
 
 mlp_digits = _sibling("mlp_digits")
-
-
-def train(model, x_train, y_train, x_test, y_test, args, lr: float, desc: str) -> dict:
-    """AdamW + cosine schedule over a seeded, shuffling loader; returns the final metrics."""
-    loader = ct.data.DataLoader(ct.data.TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                                generator=ct.Generator().manual_seed(args.seed))
-    optimizer = ct.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
-    scheduler = ct.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    start = time.perf_counter()
-    progress = tqdm(range(args.epochs), desc=desc, unit="epoch", disable=args.quiet)
-    loss = acc = float("nan")
-    for _ in progress:
-        loss = mlp_digits.train_epoch(model, loader, loss_fn, optimizer)
-        scheduler.step()
-        acc = mlp_digits.accuracy(model, x_test, y_test)
-        progress.set_postfix(loss=f"{loss:.4f}", test_acc=f"{acc:.4f}")
-    return {"test_accuracy": acc, "train_loss": loss, "seconds": time.perf_counter() - start}
 
 
 def logits(model, x) -> np.ndarray:
@@ -125,32 +105,30 @@ def compare_packed(bit_model, x_test) -> dict:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="BitNet b1.58 MLP vs float32 on the scikit-learn digits.")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    """The options of ``examples/mlp_digits.py`` (dropout 0.1 here), plus ``--bit-lr``."""
+    parser = mlp_digits.build_parser("BitNet b1.58 MLP vs float32 on the scikit-learn digits.")
     parser.add_argument("--bit-lr", type=float, default=None, help="BitLinear model's learning rate (default: --lr)")
-    parser.add_argument("--weight-decay", type=float, default=1e-2)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="BLAS/kernel threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    parser.set_defaults(dropout=0.1)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     """Train both models, export and quantize; returns the figures the summary prints."""
     args = parse_args(argv)
-    ct.set_num_threads(args.threads)
-    ct.manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = (ct.tensor(a) for a in mlp_digits.load_digits_split())
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        ct.set_num_threads(args.threads)
+        return compare(args)
 
+
+def compare(args) -> dict:
+    """Train the float32 and BitNet twins with the options ``args``, export and quantize."""
+    ct.manual_seed(args.seed)
+    data = tuple(ct.tensor(a) for a in mlp_digits.load_digits_split())
+    x_test, y_test = data[2:]
     float_model = mlp_digits.build_model(args.hidden, args.dropout)
     bit_model = replace_linear_with_bitlinear(float_model)  # a copy: same initial weights
-    float_run = train(float_model, x_train, y_train, x_test, y_test, args, args.lr, "float32")
-    bit_lr = args.lr if args.bit_lr is None else args.bit_lr
-    bit_run = train(bit_model, x_train, y_train, x_test, y_test, args, bit_lr, "bitnet b1.58")
+    float_run = mlp_digits.fit(float_model, data, args, args.lr, "float32")
+    bit_run = mlp_digits.fit(bit_model, data, args, args.lr if args.bit_lr is None else args.bit_lr, "bitnet b1.58")
     packed_figures, packed = compare_packed(bit_model, x_test)
     dynamic = quantize_dynamic(float_model)
 

@@ -234,8 +234,9 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train a character-level transformer with cogtensor and sample.")
+def build_parser(description: str = "Train a character-level transformer with cogtensor and sample."):
+    """The command-line options (the BitNet example adds its own to these)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--text", type=Path, default=TEXT)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -252,56 +253,81 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for numpy's BLAS and the kernels (one suits these small matrices)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no sample printed")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> dict:
     """Train, evaluate, sample. Returns ``{'initial_loss', 'train_loss', 'val_loss', 'steps',
     'seconds', 'sample'}`` (train_loss: mean of the last 50 steps' losses)."""
     args = parse_args(argv)
-    # numpy's BLAS runs the matrix products: limit its threads too, as torch.set_num_threads does
-    blas = threadpool_limits(limits=args.threads, user_api="blas") if threadpool_limits else contextlib.nullcontext()
-    with blas:
-        ct.set_num_threads(args.threads)
+    with thread_limit(args.threads):
         return train(args)
 
 
-def train(args) -> dict:
-    """Train with the options ``args`` (see :func:`parse_args`), evaluate and sample; returns the metrics."""
-    ct.manual_seed(args.seed)
+@contextlib.contextmanager
+def thread_limit(threads: int):
+    """Run the kernels and numpy's BLAS (which runs the matrix products) on ``threads`` threads,
+    as ``torch.set_num_threads`` does; the kernels' count is put back afterwards."""
+    before = ct.get_num_threads()
+    blas = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else contextlib.nullcontext()
+    with blas:
+        ct.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            ct.set_num_threads(before)
+
+
+def fit(model, data: np.ndarray, args, lr: float, desc: str = "char_transformer") -> dict:
+    """Train ``model`` with AdamW (linear warm-up, cosine decay to a tenth of ``lr``) on random
+    windows of ``data`` drawn from a generator seeded with ``args.seed`` (so two models see the
+    same batches). Returns ``{'initial_loss', 'train_loss', 'seconds'}`` (train_loss: mean of
+    the last 50 steps' losses)."""
     rng = np.random.default_rng(args.seed)
-    text = args.text.read_text(encoding="utf-8")
-    vocab = Vocabulary(text)
-    data = vocab.encode(text)
-    split = int(0.9 * len(data))
-    train, val = data[:split], data[split:]
-
-    model = CharTransformer(len(vocab), args.context, args.d_model, args.heads, args.layers, args.dropout)
-    optimizer = ct.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = ct.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     warmup = max(1, min(100, args.steps // 10))
-
     start, losses = time.perf_counter(), []
-    progress = tqdm(range(args.steps), desc="char_transformer", unit="step", disable=args.quiet)
+    progress = tqdm(range(args.steps), desc=desc, unit="step", disable=args.quiet)
+    model.train()
     for step in progress:
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr, warmup)
-        loss = loss_on(model, *random_windows(train, args.context, args.batch_size, rng))
+            group["lr"] = lr_at(step, args.steps, lr, warmup)
+        loss = loss_on(model, *random_windows(data, args.context, args.batch_size, rng))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
         if step % 25 == 0 or step == args.steps - 1:
             progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    seconds = time.perf_counter() - start
-    val_loss = evaluate(model, val, args.context)
-    text_out = sample(model, vocab, args.prompt, args.sample_length, seed=args.seed)
-    train_loss = float(np.mean(losses[-50:]))
-    if not args.quiet:
-        print(f"train loss {train_loss:.3f}, validation loss {val_loss:.3f} after {args.steps} steps "
-              f"({seconds:.1f} s)\n--- sample ---\n{text_out}")
-    return {"initial_loss": losses[0], "train_loss": train_loss, "val_loss": val_loss, "steps": args.steps,
-            "seconds": seconds, "sample": text_out}
+    return {"initial_loss": losses[0], "train_loss": float(np.mean(losses[-50:])),
+            "seconds": time.perf_counter() - start}
 
+
+def split_text(path: Path):
+    """(vocabulary, training ids, validation ids): the first 90% of the text trains."""
+    text = path.read_text(encoding="utf-8")
+    vocab = Vocabulary(text)
+    data = vocab.encode(text)
+    split = int(0.9 * len(data))
+    return vocab, data[:split], data[split:]
+
+
+def train(args) -> dict:
+    """Train with the options ``args`` (see :func:`build_parser`), evaluate and sample; returns the metrics."""
+    ct.manual_seed(args.seed)
+    vocab, train_data, val_data = split_text(args.text)
+    model = CharTransformer(len(vocab), args.context, args.d_model, args.heads, args.layers, args.dropout)
+    run = fit(model, train_data, args, args.lr)
+    val_loss = evaluate(model, val_data, args.context)
+    text_out = sample(model, vocab, args.prompt, args.sample_length, seed=args.seed)
+    if not args.quiet:
+        print(f"train loss {run['train_loss']:.3f}, validation loss {val_loss:.3f} after {args.steps} steps "
+              f"({run['seconds']:.1f} s)\n--- sample ---\n{text_out}")
+    return {**run, "val_loss": val_loss, "steps": args.steps, "sample": text_out}
 
 if __name__ == "__main__":
     main()

@@ -93,8 +93,9 @@ def accuracy(model, x, y) -> float:
     return (predicted == y).float().mean().item()
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train an MLP on the scikit-learn digits with cogtensor.")
+def build_parser(description: str = "Train an MLP on the scikit-learn digits with cogtensor."):
+    """The command-line options (the BitNet example adds its own to these)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -105,7 +106,11 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for numpy's BLAS and the kernels (one suits these small matrices)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> dict:
@@ -117,33 +122,35 @@ def main(argv=None) -> dict:
         return train(args)
 
 
-def train(args) -> dict:
-    """Train with the options ``args`` (see :func:`parse_args`); returns the metrics."""
-    ct.manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = load_digits_split()
-    train = ct.data.TensorDataset(ct.tensor(x_train), ct.tensor(y_train))
-    loader = ct.data.DataLoader(train, batch_size=args.batch_size, shuffle=True,
+def fit(model, data, args, lr: float, desc: str = "mlp_digits") -> dict:
+    """Train ``model`` on ``data`` = (x_train, y_train, x_test, y_test) tensors with AdamW and a
+    cosine schedule over a shuffling loader seeded with ``args.seed`` (so two models see the
+    same batches); returns ``{'test_accuracy', 'train_loss', 'seconds'}`` after the last epoch."""
+    x_train, y_train, x_test, y_test = data
+    loader = ct.data.DataLoader(ct.data.TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
                                 generator=ct.Generator().manual_seed(args.seed))
-    x_test, y_test = ct.tensor(x_test), ct.tensor(y_test)
-
-    model = build_model(args.hidden, args.dropout)
-    optimizer = ct.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = ct.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     scheduler = ct.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
-
     start = time.perf_counter()
-    progress = tqdm(range(args.epochs), desc="mlp_digits", unit="epoch", disable=args.quiet)
+    progress = tqdm(range(args.epochs), desc=desc, unit="epoch", disable=args.quiet)
     train_loss = test_accuracy = float("nan")
     for _ in progress:
         train_loss = train_epoch(model, loader, loss_fn, optimizer)
         scheduler.step()
         test_accuracy = accuracy(model, x_test, y_test)
         progress.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{test_accuracy:.4f}")
-    seconds = time.perf_counter() - start
-    if not args.quiet:
-        print(f"test accuracy {test_accuracy:.4f} after {args.epochs} epochs ({seconds:.1f} s)")
-    return {"test_accuracy": test_accuracy, "train_loss": train_loss, "epochs": args.epochs, "seconds": seconds}
+    return {"test_accuracy": test_accuracy, "train_loss": train_loss, "seconds": time.perf_counter() - start}
 
+
+def train(args) -> dict:
+    """Train with the options ``args`` (see :func:`build_parser`); returns the metrics."""
+    ct.manual_seed(args.seed)
+    data = tuple(ct.tensor(a) for a in load_digits_split())
+    run = fit(build_model(args.hidden, args.dropout), data, args, args.lr)
+    if not args.quiet:
+        print(f"test accuracy {run['test_accuracy']:.4f} after {args.epochs} epochs ({run['seconds']:.1f} s)")
+    return {**run, "epochs": args.epochs}
 
 if __name__ == "__main__":
     main()

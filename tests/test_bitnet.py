@@ -1,4 +1,4 @@
-"""BitNet b1.58 layers (cogtensor.nn.bitnet) and dynamic int8 quantization (cogtensor.nn.dynamic):
+"""BitNet b1.58 layers (cogtensor.nn.bitnet) and dynamic int8 quantization (cogtensor.nn.quantized.dynamic):
 straight-through gradients against a torch implementation of the same formulas, packed ternary
 inference against the fake-quantized forward, dynamic quantization against numpy and
 torch.ao.quantization, and the bitnet_digits example in a reduced setting."""
@@ -17,7 +17,7 @@ import cogtensor as ct
 from cogtensor import nn, quant
 from cogtensor.errors import ShapeError
 from cogtensor.nn.bitnet import BitLinear, PackedBitLinear, export_ternary, replace_linear_with_bitlinear
-from cogtensor.nn.dynamic import DynamicQuantizedLinear, quantize_dynamic
+from cogtensor.nn.quantized import DynamicQuantizedLinear, quantize_dynamic
 from cogtensor.nn.quantized import QuantizedTensor, quint8
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

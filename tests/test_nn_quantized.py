@@ -95,6 +95,22 @@ def test_inputs_views_and_dtypes():
                                                                                              nq.qint8))
 
 
+def test_observer_qparams_feed_quantize_per_tensor_as_torch():
+    """An observer's (1,)-shaped scale and zero point are taken as they are, as torch takes them."""
+    x = data((6, 9), 8)
+    ours, theirs = nq.MinMaxObserver(dtype=nq.qint8), torch.ao.quantization.MinMaxObserver(dtype=torch.qint8)
+    ours(ct.tensor(x))
+    theirs(torch.from_numpy(x))
+    q = nq.quantize_per_tensor(ct.tensor(x), *ours.calculate_qparams(), nq.qint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = torch.quantize_per_tensor(torch.from_numpy(x), *theirs.calculate_qparams(), torch.qint8)
+    np.testing.assert_array_equal(q.int_repr().numpy(), expected.int_repr().numpy())
+    assert q.q_scale() == expected.q_scale()
+    with pytest.raises(ValueError, match=r"expected scale and zero_point of shape \(\)"):
+        nq.quantize_per_tensor(ct.tensor(x), ct.tensor([0.1, 0.2]), ct.tensor([0, 0]), nq.qint8)
+
+
 def test_quantized_tensor_errors():
     x = ct.tensor(data((3, 4), 6))
     with pytest.raises(TypeError, match="dtype must be cogtensor.qint8"):

@@ -33,7 +33,7 @@ from cogtensor.nn import functional as F
 from cogtensor.nn.layers._factory import empty
 from cogtensor.nn.layers.linear import Linear
 from cogtensor.nn.module import Module
-from cogtensor.nn.quantized import fake_quantize_per_token, fake_quantize_ternary
+from cogtensor.nn.quantized.tensor import fake_quantize_per_token, fake_quantize_ternary
 from cogtensor.tensor import Tensor
 
 __all__ = ["BitLinear", "PackedBitLinear", "replace_linear_with_bitlinear", "export_ternary"]

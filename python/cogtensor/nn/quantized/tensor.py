@@ -27,13 +27,6 @@ from cogtensor.graph import attach
 from cogtensor.nn.module import Module
 from cogtensor.tensor import Size, Tensor
 
-__all__ = [
-    "qscheme", "per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
-    "qint8", "quint8", "QuantizedTensor", "quantize_per_tensor", "quantize_per_channel", "dequantize",
-    "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver", "PercentileObserver",
-    "fake_quantize_ternary", "fake_quantize_per_token", "fake_quantize_per_tensor_affine",
-]
-
 
 class qscheme:  # noqa: N801 - torch.qscheme
     """How a quantized tensor maps integers to reals (``torch.qscheme``)."""
@@ -221,9 +214,12 @@ def _axis(axis, ndim: int, op: str) -> int:
 
 
 def _qparams(scale, zero_point, channels, np_dtype, op: str):
-    """(float64 scale, int64 zero point) checked: 0-d per tensor (channels None), else (channels,)."""
+    """(float64 scale, int64 zero point) checked: 0-d per tensor (channels None; one-element
+    tensors, as observers return, are taken too, as torch does), else (channels,)."""
     s = np.asarray(scale.detach().numpy() if isinstance(scale, Tensor) else scale, np.float64)
     z = np.asarray(zero_point.detach().numpy() if isinstance(zero_point, Tensor) else zero_point)
+    if channels is None and s.size == 1 and z.size == 1:
+        s, z = s.reshape(()), z.reshape(())
     want = () if channels is None else (channels,)
     if s.shape != want or z.shape != want:
         raise ValueError(f"{op}: expected scale and zero_point of shape {want}, got {s.shape} and {z.shape}")
@@ -245,7 +241,8 @@ def quantize_per_tensor(input, scale: float, zero_point: int, dtype) -> Quantize
 
     Args:
         input: floating tensor (or array) of any shape.
-        scale: positive float. zero_point: integer in the dtype's range.
+        scale: positive float. zero_point: integer in the dtype's range (either may be a
+            one-element tensor, such as an observer's ``calculate_qparams()`` returns).
         dtype: :data:`qint8` or :data:`quint8`.
 
     Raises:

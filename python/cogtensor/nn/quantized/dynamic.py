@@ -24,10 +24,8 @@ from cogtensor import quant
 from cogtensor.errors import ShapeError
 from cogtensor.nn.layers.linear import Linear
 from cogtensor.nn.module import Module
-from cogtensor.nn.quantized import QuantizedTensor, per_channel_symmetric, qint8
+from cogtensor.nn.quantized.tensor import QuantizedTensor, per_channel_symmetric, qint8
 from cogtensor.tensor import Tensor
-
-__all__ = ["DynamicQuantizedLinear", "quantize_dynamic"]
 
 
 class DynamicQuantizedLinear(Module):
