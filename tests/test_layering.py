@@ -29,6 +29,8 @@ ALLOWED = {
     "ops/indexing": {"dtypes", "errors", "graph", "ops"},
     "ops/products": {"dtypes", "errors", "graph", "ops"},
     "ops/einsum": {"dtypes", "errors", "graph", "ops"},
+    "ops/sorting": {"errors", "graph", "ops"},
+    "ops/shaping": {"dtypes", "errors", "graph", "ops"},
     "tensor": {"arrow", "dtypes", "errors", "graph", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},
     "autograd": {"graph", "ops", "tensor"},

@@ -362,3 +362,11 @@ def test_fake_quantize_per_tensor_affine_matches_torch(scale, zero_point, qmin, 
     assert 0 < (xc.grad.numpy() == 0).sum() < x.size  # some values were clamped, some passed
     with pytest.raises(ValueError, match="quant_min <= zero_point <= quant_max"):
         nq.fake_quantize_per_tensor_affine(xc, scale, 300, qmin, qmax)
+
+
+def test_torch_top_level_names():
+    """torch.quantize_per_tensor, torch.qint8, ... are cogtensor.quantize_per_tensor, cogtensor.qint8, ..."""
+    for name in ("quantize_per_tensor", "quantize_per_channel", "dequantize", "qint8", "quint8", "qscheme",
+                 "per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
+                 "fake_quantize_per_tensor_affine"):
+        assert getattr(ct, name) is getattr(nq, name) and hasattr(torch, name)

@@ -6,7 +6,7 @@ import operator as _operator
 from cogtensor import _kernels, arrow, autograd, cogrecord, hdc, nn, quant, utils
 from cogtensor.creation import (
     arange, as_tensor, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
-    randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    randint, randint_like, randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like,
 )
 from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .int, .float)
     bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32, float64,
@@ -23,11 +23,17 @@ from cogtensor.ops.indexing import *  # noqa: F403
 from cogtensor.ops.products import *  # noqa: F403
 from cogtensor.ops.reduction import *  # noqa: F403
 from cogtensor.ops.views import cat, stack
+from cogtensor.ops.shaping import *  # noqa: F403
+from cogtensor.ops.sorting import *  # noqa: F403
 from cogtensor.random import Generator, initial_seed, manual_seed, seed
 from cogtensor.tensor import Size, Tensor, from_dlpack, from_numpy
 
 from cogtensor import data, fft, io, linalg, optim  # noqa: E402 - build on the tensor
 from cogtensor.io import load, save  # noqa: E402 - torch.save / torch.load, without pickle
+from cogtensor.nn.quantized import (  # noqa: E402 - torch.quantize_per_tensor, torch.qint8, ...
+    dequantize, fake_quantize_per_tensor_affine, per_channel_affine, per_channel_symmetric, per_tensor_affine,
+    per_tensor_symmetric, qint8, qscheme, quantize_per_channel, quantize_per_tensor, quint8,
+)
 from cogtensor.ops.complex import *  # noqa: F403, E402 - real, imag, conj, angle, view_as_real, complex, ...
 
 __version__ = "0.1.0"

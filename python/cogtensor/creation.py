@@ -19,7 +19,7 @@ _quiet = np.errstate(over="ignore", invalid="ignore")
 
 __all__ = ["tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand",
            "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like", "randint_like"]
+           "rand_like", "randn_like", "randint_like", "tril_indices", "triu_indices"]
 
 
 def _infer(data) -> dtypes.dtype:
@@ -148,6 +148,28 @@ def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None) -> Tens
     if n < 0 or (m is not None and m < 0):
         raise ValueError(f"eye: n and m must be non-negative, got n={n}, m={m}")
     return Tensor(np.eye(n, m, dtype=(dtype or dtypes.get_default_dtype()).numpy))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: dtypes.dtype | None = None) -> Tensor:
+    """(2, N) coordinates of the lower triangle (col - row <= ``offset``) of a ``row`` x ``col``
+    matrix, row by row (``torch.tril_indices``; int64 unless ``dtype``)."""
+    return _triangle_indices(row, col, offset, dtype, lower=True)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: dtypes.dtype | None = None) -> Tensor:
+    """(2, N) coordinates of the upper triangle (col - row >= ``offset``), row by row."""
+    return _triangle_indices(row, col, offset, dtype, lower=False)
+
+
+def _triangle_indices(row, col, offset, dtype, lower: bool) -> Tensor:
+    op = "tril_indices" if lower else "triu_indices"
+    for name, v in (("row", row), ("col", col), ("offset", offset)):
+        if isinstance(v, bool) or not isinstance(v, (builtins.int, np.integer)):
+            raise TypeError(f"{op}: {name} must be an integer, got {type(v).__name__}")
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op}: row and col must be non-negative, got row={row}, col={col}")
+    keep = np.tri(row, col, offset, dtype=bool) if lower else ~np.tri(row, col, offset - 1, dtype=bool)
+    return Tensor(np.stack(np.nonzero(keep)).astype((dtype or dtypes.int64).numpy))
 
 
 def _random_shape(size, op):

@@ -20,6 +20,8 @@ from cogtensor.ops.elementwise import ElementwiseOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
 from cogtensor.ops.reduction import ReductionOps
+from cogtensor.ops.shaping import ShapingOps
+from cogtensor.ops.sorting import SortingOps
 from cogtensor.ops.views import ViewOps, index_key, normalize_dim
 
 __all__ = ["Tensor", "Size", "from_numpy", "from_dlpack"]
@@ -35,7 +37,8 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(AutogradMethods, ViewOps, ElementwiseOps, ComplexOps, ReductionOps, IndexingOps, ProductOps):
+class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, ComplexOps, ReductionOps, SortingOps, IndexingOps,
+             ProductOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 

@@ -42,6 +42,8 @@ __all__ = [
 return_types = SimpleNamespace(
     max=namedtuple("max", ["values", "indices"], module="cogtensor.return_types"),
     min=namedtuple("min", ["values", "indices"], module="cogtensor.return_types"),
+    **{name: namedtuple(name, ["values", "indices"], module="cogtensor.return_types")
+       for name in ("sort", "topk", "kthvalue", "median", "nanmedian")},
 )
 
 
