@@ -30,6 +30,7 @@ ALLOWED = {
     "ops/products": {"dtypes", "errors", "graph", "ops"},
     "ops/einsum": {"dtypes", "errors", "graph", "ops"},
     "ops/sorting": {"errors", "graph", "ops"},
+    "ops/fused": {"errors", "graph", "ops"},
     "ops/shaping": {"dtypes", "errors", "graph", "ops"},
     "tensor": {"arrow", "dtypes", "errors", "graph", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},

@@ -23,6 +23,7 @@ from cogtensor.ops.indexing import *  # noqa: F403
 from cogtensor.ops.products import *  # noqa: F403
 from cogtensor.ops.reduction import *  # noqa: F403
 from cogtensor.ops.views import cat, stack
+from cogtensor.ops.fused import *  # noqa: F403
 from cogtensor.ops.shaping import *  # noqa: F403
 from cogtensor.ops.sorting import *  # noqa: F403
 from cogtensor.random import Generator, initial_seed, manual_seed, seed

@@ -17,6 +17,7 @@ from cogtensor.errors import ShapeError
 from cogtensor.ops.autograd_methods import AutogradMethods, commit_in_place, snapshot, view_result
 from cogtensor.ops.complex import ComplexOps
 from cogtensor.ops.elementwise import ElementwiseOps
+from cogtensor.ops.fused import FusedOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
 from cogtensor.ops.reduction import ReductionOps
@@ -37,8 +38,8 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, ComplexOps, ReductionOps, SortingOps, IndexingOps,
-             ProductOps):
+class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, ComplexOps, ReductionOps, SortingOps,
+             IndexingOps, ProductOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 

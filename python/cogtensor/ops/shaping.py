@@ -12,7 +12,8 @@ import numpy as np
 from cogtensor import dtypes
 from cogtensor.errors import ShapeError
 from cogtensor.graph import attach
-from cogtensor.ops.autograd_methods import commit_in_place, snapshot, view_result
+from cogtensor.ops.autograd_methods import view_result
+from cogtensor.ops.elementwise import _in_place
 from cogtensor.ops.views import normalize_dim, size_args
 
 __all__ = [
@@ -196,11 +197,7 @@ class ShapingOps:
         """The upper triangle of the last two dims (elements with col - row >= ``diagonal``)."""
         return _triangle(self, diagonal, lower=False)
 
-    def tril_(self, diagonal: int = 0):
-        return commit_in_place("tril_", self, snapshot(self).tril(diagonal))
-
-    def triu_(self, diagonal: int = 0):
-        return commit_in_place("triu_", self, snapshot(self).triu(diagonal))
+    tril_, triu_ = _in_place(tril, "tril_"), _in_place(triu, "triu_")
 
     def diag(self, diagonal: int = 0):
         """1-D: a square matrix with the vector on diagonal ``diagonal``; 2-D: that diagonal (a copy)."""
