@@ -31,6 +31,7 @@ ALLOWED = {
     "ops/einsum": {"dtypes", "errors", "graph", "ops"},
     "ops/sorting": {"errors", "graph", "ops"},
     "ops/fused": {"errors", "graph", "ops"},
+    "ops/sampling": {"errors", "ops", "random"},
     "ops/shaping": {"dtypes", "errors", "graph", "ops"},
     "tensor": {"arrow", "dtypes", "errors", "graph", "ops"},
     "creation": {"dtypes", "ops", "random", "tensor"},

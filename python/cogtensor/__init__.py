@@ -6,7 +6,7 @@ import operator as _operator
 from cogtensor import _kernels, arrow, autograd, cogrecord, hdc, nn, quant, utils
 from cogtensor.creation import (
     arange, as_tensor, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
-    randint, randint_like, randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like,
+    normal, randint, randint_like, randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like,
 )
 from cogtensor.dtypes import (  # noqa: A004 - torch's names (cogtensor.bool, .int, .float)
     bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32, float64,
@@ -24,6 +24,7 @@ from cogtensor.ops.products import *  # noqa: F403
 from cogtensor.ops.reduction import *  # noqa: F403
 from cogtensor.ops.views import cat, stack
 from cogtensor.ops.fused import *  # noqa: F403
+from cogtensor.ops.sampling import *  # noqa: F403
 from cogtensor.ops.shaping import *  # noqa: F403
 from cogtensor.ops.sorting import *  # noqa: F403
 from cogtensor.random import Generator, initial_seed, manual_seed, seed

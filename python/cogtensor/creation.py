@@ -19,7 +19,7 @@ _quiet = np.errstate(over="ignore", invalid="ignore")
 
 __all__ = ["tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand",
            "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like", "randint_like", "tril_indices", "triu_indices"]
+           "rand_like", "randn_like", "randint_like", "tril_indices", "triu_indices", "normal"]
 
 
 def _infer(data) -> dtypes.dtype:
@@ -237,6 +237,30 @@ def empty_like(t: Tensor, dtype=None) -> Tensor:
 
 def full_like(t: Tensor, fill_value, dtype=None) -> Tensor:
     return full(t.shape, fill_value, dtype=dtype or t.dtype)
+
+
+def normal(mean, std=1.0, size=None, *, generator: Generator | None = None,
+           dtype: dtypes.dtype | None = None) -> Tensor:
+    """Draws from N(mean, std^2) (``torch.normal``): ``mean`` and/or ``std`` tensors broadcast
+    to the result's shape (their dtype); with two numbers, ``size`` gives the shape (default
+    dtype unless ``dtype``)."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal: with a number mean and std, give size")
+        d, shape = _floating(dtype, "normal"), _random_shape(size, "normal")
+    else:
+        if size is not None:
+            raise TypeError("normal: size is only taken with a number mean and std")
+        d = tensors[0].dtype if len(tensors) == 1 else dtypes.promote_types(mean.dtype, std.dtype)
+        if not d.is_floating_point:
+            raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{d}\'')
+        shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    if np.any(np.asarray(s) < 0) or np.any(np.isnan(np.asarray(s, np.float64))):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    return Tensor((m + s * rng(generator).standard_normal(shape)).astype(d.numpy))
 
 
 def rand_like(t: Tensor, dtype=None, generator=None) -> Tensor:

@@ -21,6 +21,7 @@ from cogtensor.ops.fused import FusedOps
 from cogtensor.ops.indexing import IndexingOps
 from cogtensor.ops.products import ProductOps
 from cogtensor.ops.reduction import ReductionOps
+from cogtensor.ops.sampling import SamplingOps
 from cogtensor.ops.shaping import ShapingOps
 from cogtensor.ops.sorting import SortingOps
 from cogtensor.ops.views import ViewOps, index_key, normalize_dim
@@ -39,7 +40,7 @@ class Size(tuple):
 
 
 class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, ComplexOps, ReductionOps, SortingOps,
-             IndexingOps, ProductOps):
+             IndexingOps, ProductOps, SamplingOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 
