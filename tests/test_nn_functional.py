@@ -264,3 +264,23 @@ def test_exports():
         "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
         "interpolate"}
     assert ct.nn.functional.softmax is F.softmax
+
+
+def test_tensor_methods_and_top_level_forms_match_torch():
+    """x.softmax(d), x.log_softmax(d), x.relu(), x.relu_() and cogtensor.softmax/... as torch's."""
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    for dim in (0, -1):
+        for name in ("softmax", "log_softmax"):
+            x, t = ct.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+            ours, theirs = getattr(x, name)(dim), getattr(t, name)(dim)
+            np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(getattr(ct, name)(x, dim).detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+            (ours * ct.tensor(a)).sum().backward()
+            (theirs * torch.tensor(a)).sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    x = ct.tensor(a)
+    np.testing.assert_array_equal(x.relu().numpy(), torch.tensor(a).relu().numpy())
+    np.testing.assert_array_equal(ct.relu(x).numpy(), np.maximum(a, 0))
+    assert x.relu_() is x and (x.numpy() >= 0).all()
+    np.testing.assert_allclose(x.softmax(1, dtype=ct.float32).numpy(),
+                               torch.tensor(a).relu().softmax(1, dtype=torch.float32).numpy(), rtol=1e-6)

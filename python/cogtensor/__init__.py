@@ -17,6 +17,7 @@ from cogtensor.errors import DTypeError, LinAlgError, NotImplementedForDType, Sh
 from cogtensor.graph import (
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
 )
+from cogtensor.ops.activation import log_softmax, relu, relu_, softmax
 from cogtensor.ops.einsum import einsum
 from cogtensor.ops.elementwise import *  # noqa: F403 - function forms (add, exp, where, ...)
 from cogtensor.ops.indexing import *  # noqa: F403

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from cogtensor import arrow, dtypes, graph
 from cogtensor.errors import ShapeError
+from cogtensor.ops.activation import ActivationOps
 from cogtensor.ops.autograd_methods import AutogradMethods, commit_in_place, snapshot, view_result
 from cogtensor.ops.complex import ComplexOps
 from cogtensor.ops.elementwise import ElementwiseOps
@@ -40,7 +41,7 @@ class Size(tuple):
 
 
 class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, ComplexOps, ReductionOps, SortingOps,
-             IndexingOps, ProductOps, SamplingOps):
+             IndexingOps, ProductOps, SamplingOps, ActivationOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 

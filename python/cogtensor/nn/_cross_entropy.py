@@ -15,7 +15,7 @@ import numpy as np
 
 from cogtensor.errors import DTypeError
 from cogtensor.graph import attach, is_grad_enabled, requires_grad
-from cogtensor.nn._activation_core import ieee
+from cogtensor.ops.activation_core import ieee
 from cogtensor.nn._loss_common import (LossShapeError, class_dim, compute_dtype, forbid_grad, from_rows,
                                        from_rows_tensor, log_softmax_rows, require_floating, row_sums, same_dtype,
                                        softmax_node, to_rows, to_rows_tensor)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from cogtensor.errors import ValueRangeError
-from cogtensor.nn._activation_core import activation, require_tensor
+from cogtensor.ops.activation_core import activation, require_tensor
 from cogtensor.nn._erf import _erf, _erfc_float32, normal_cdf, normal_pdf
 from cogtensor.ops.elementwise import exp, sigmoid, tanh
 from cogtensor.ops.indexing import where

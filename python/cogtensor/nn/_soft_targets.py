@@ -13,7 +13,7 @@ from __future__ import annotations
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, ValueRangeError
 from cogtensor.graph import attach, is_grad_enabled, requires_grad
-from cogtensor.nn._activation_core import ieee, rounded
+from cogtensor.ops.activation_core import ieee, rounded
 from cogtensor.nn._loss_common import (LossShapeError, class_dim, compute_dtype, from_rows, from_rows_tensor,
                                        log_softmax_rows, require_floating, softmax_node, to_rows, to_rows_tensor)
 

@@ -19,7 +19,7 @@ import numpy as np
 from cogtensor import dtypes
 from cogtensor.errors import DTypeError, NotImplementedForDType, ValueRangeError
 from cogtensor.graph import attach
-from cogtensor.nn._activation_core import ieee, rounded
+from cogtensor.ops.activation_core import ieee, rounded
 from cogtensor.nn._cross_entropy import class_index_loss
 from cogtensor.nn._loss_common import (LossShapeError, broadcast_shape, compute_dtype, expandable_to, forbid_grad,
                                        legacy_reduction, reduce_loss, require_floating, require_tensor,

@@ -17,7 +17,7 @@ import numpy as np
 from cogtensor import random
 from cogtensor.errors import DTypeError, ShapeError
 from cogtensor.graph import attach
-from cogtensor.nn._activation_core import in_place
+from cogtensor.ops.activation_core import in_place
 from cogtensor.nn.functional_utils import check_probability, floating_data, require_tensor, same_dtype, wants
 from cogtensor.ops.products import matmul
 
