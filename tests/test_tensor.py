@@ -135,6 +135,9 @@ def test_metadata(make):
     assert repr(c.shape) == repr(t.shape).replace("torch", "cogtensor")
     assert (c.ndim, c.dim(), c.numel(), c.stride(), c.is_contiguous()) == (
         t.ndim, t.dim(), t.numel(), t.stride(), t.is_contiguous())
+    assert (c.ndimension(), c.nbytes, c.itemsize, c.element_size()) == (
+        t.ndimension(), t.nbytes, t.itemsize, t.element_size())
+    assert c.cpu() is c
     for d in range(-c.ndim, c.ndim):
         assert (c.size(d), c.stride(d)) == (t.size(d), t.stride(d))
     cc, tc = c.contiguous(), t.contiguous()

@@ -88,6 +88,7 @@ class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, Com
         return int(self._data.size)
 
     nelement = numel
+    ndimension = dim
 
     def size(self, dim: int | None = None):
         """The shape, or the size of one dimension."""
@@ -112,6 +113,19 @@ class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, Com
 
     def element_size(self) -> int:
         return self._data.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements (``numel * itemsize``), as torch."""
+        return self._data.size * self._data.itemsize
+
+    def cpu(self):
+        """This tensor (everything lives on the CPU), as torch's ``cpu()`` of a CPU tensor."""
+        return self
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
