@@ -55,6 +55,17 @@ CASES = [
     ("tensor_split last", (7, 2), lambda lib, x: x.tensor_split(3)[2]),
     ("tensor_split indices", (2, 7), lambda lib, x: lib.tensor_split(x, [1, 5, 9], dim=1)[1]),
     ("masked_select", (3, 4), lambda lib, x: x.masked_select(lib.tensor([True, False, True, True]))),
+    ("select", (3, 4, 2), lambda lib, x: x.select(1, -2)),
+    ("ravel", (3, 4), lambda lib, x: lib.ravel(x)),
+    ("take_along_dim", (3, 4), lambda lib, x: x.take_along_dim(lib.tensor([[0], [3], [1]]), 1)),
+    ("take_along_dim bcast", (3, 4), lambda lib, x: lib.take_along_dim(x, lib.tensor([[2, 0, 1, 2]]), 0)),
+    ("take_along_dim flat", (3, 4), lambda lib, x: x.take_along_dim(lib.tensor([11, 0, 5]))),
+    ("broadcast_tensors", (3, 1), lambda lib, x: lib.broadcast_tensors(x, lib.ones(4))[0]),
+    ("hstack", (3, 2), lambda lib, x: lib.hstack([x, x * 2])),
+    ("hstack 1d", (5,), lambda lib, x: lib.hstack([x, x[:2]])),
+    ("vstack", (4,), lambda lib, x: lib.vstack([x, x.flip(0)])),
+    ("meshgrid ij", (3,), lambda lib, x: lib.meshgrid(x, x[:2], indexing="ij")[1]),
+    ("meshgrid xy", (3,), lambda lib, x: lib.meshgrid(x, x[:2] * 3, x[:1], indexing="xy")[0]),
 ]
 
 
@@ -140,8 +151,22 @@ def test_new_factories_and_triangle_indices_match_torch():
         same(ct.triu_indices(*args), torch.triu_indices(*args))
 
 
+def test_broadcast_shapes_argwhere_and_meshgrid_warning_match_torch():
+    assert ct.broadcast_shapes((2, 1), (3,), 1) == torch.broadcast_shapes((2, 1), (3,), 1)
+    with pytest.raises(RuntimeError):
+        ct.broadcast_shapes((2,), (3,))
+    a = np.array([[0, 1], [2, 0]])
+    same(ct.argwhere(ct.tensor(a)), torch.argwhere(torch.tensor(a)))
+    with pytest.warns(UserWarning, match="indexing argument"):
+        ct.meshgrid(ct.arange(2), ct.arange(3))
+
+
 def test_errors():
     x = ct.zeros(2, 3, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        x.select(1, 3)
+    with pytest.raises(RuntimeError, match="should be Long"):
+        x.take_along_dim(ct.zeros(1, 1, 1, dtype=ct.int32), 0)
     with pytest.raises(ct.ShapeError, match="<= 2 dimensions"):
         x.t()
     with pytest.raises(RuntimeError, match="appear more than once"):

@@ -1,6 +1,7 @@
 """cogtensor: hyperdimensional computing on CogRecords in SQL, and tensors on Arrow data."""
 
 import builtins as _builtins
+from numpy import broadcast_shapes as _np_broadcast_shapes
 import operator as _operator
 
 from cogtensor import _kernels, arrow, autograd, cogrecord, hdc, nn, quant, utils
@@ -28,6 +29,8 @@ from cogtensor.ops.fused import *  # noqa: F403
 from cogtensor.ops.sampling import *  # noqa: F403
 from cogtensor.ops.shaping import *  # noqa: F403
 from cogtensor.ops.sorting import *  # noqa: F403
+from cogtensor.ops.special import *  # noqa: F403
+from cogtensor.ops.statistics import *  # noqa: F403
 from cogtensor.random import Generator, initial_seed, manual_seed, seed
 from cogtensor.tensor import Size, Tensor, from_dlpack, from_numpy
 
@@ -47,6 +50,14 @@ squeeze, unsqueeze, flatten, unflatten = Tensor.squeeze, Tensor.unsqueeze, Tenso
 narrow, split, chunk, unbind = Tensor.narrow, Tensor.split, Tensor.chunk, Tensor.unbind
 broadcast_to, clone, numel = Tensor.broadcast_to, Tensor.clone, Tensor.numel
 concat = concatenate = cat
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """The shape tensors of ``shapes`` broadcast to (``torch.broadcast_shapes``)."""
+    try:
+        return Size(_np_broadcast_shapes(*(tuple(s) if not isinstance(s, _builtins.int) else (s,) for s in shapes)))
+    except ValueError as e:
+        raise RuntimeError(f"broadcast_shapes: shape mismatch: {e}") from None
 
 
 def kernels_info() -> dict:

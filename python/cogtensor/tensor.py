@@ -25,6 +25,8 @@ from cogtensor.ops.reduction import ReductionOps
 from cogtensor.ops.sampling import SamplingOps
 from cogtensor.ops.shaping import ShapingOps
 from cogtensor.ops.sorting import SortingOps
+from cogtensor.ops.special import SpecialOps
+from cogtensor.ops.statistics import StatisticsOps
 from cogtensor.ops.views import ViewOps, index_key, normalize_dim
 
 __all__ = ["Tensor", "Size", "from_numpy", "from_dlpack"]
@@ -41,7 +43,7 @@ class Size(tuple):
 
 
 class Tensor(AutogradMethods, ViewOps, ShapingOps, ElementwiseOps, FusedOps, ComplexOps, ReductionOps, SortingOps,
-             IndexingOps, ProductOps, SamplingOps, ActivationOps):
+             IndexingOps, ProductOps, SamplingOps, ActivationOps, SpecialOps, StatisticsOps):
     """An n-d tensor. Build one with :func:`cogtensor.tensor`, :func:`cogtensor.zeros`,
     :func:`cogtensor.from_numpy`, :meth:`Tensor.from_arrow`, ..."""
 

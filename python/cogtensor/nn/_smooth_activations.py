@@ -14,7 +14,7 @@ import numpy as np
 
 from cogtensor.errors import ValueRangeError
 from cogtensor.ops.activation_core import activation, require_tensor
-from cogtensor.nn._erf import _erf, _erfc_float32, normal_cdf, normal_pdf
+from cogtensor.ops.erf_kernels import _erf, _erfc_float32, normal_cdf, normal_pdf
 from cogtensor.ops.elementwise import exp, sigmoid, tanh
 from cogtensor.ops.indexing import where
 

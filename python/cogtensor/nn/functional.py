@@ -25,7 +25,7 @@ import numpy as np
 from cogtensor import random
 from cogtensor.errors import ShapeError, ValueRangeError
 from cogtensor.graph import attach, requires_grad
-from cogtensor.nn._erf import _ERF_LIBM_MAX, _erf, _erfc_float32  # noqa: F401 - re-exported for tests
+from cogtensor.ops.erf_kernels import _ERF_LIBM_MAX, _erf, _erfc_float32  # noqa: F401 - re-exported for tests
 from cogtensor.nn._smooth_activations import (celu, elu, gelu, logsigmoid, mish, selu, silu, softplus, softsign,
                                               tanhshrink)
 from cogtensor.ops.activation import log_softmax, relu, relu_, softmax

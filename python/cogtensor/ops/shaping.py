@@ -5,6 +5,7 @@ diag, diagonal (a view), diag_embed, trace, movedim, tensor_split, masked_select
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,11 +15,12 @@ from cogtensor.errors import ShapeError
 from cogtensor.graph import attach
 from cogtensor.ops.autograd_methods import view_result
 from cogtensor.ops.elementwise import _in_place
-from cogtensor.ops.views import normalize_dim, size_args
+from cogtensor.ops.views import cat, normalize_dim, size_args
 
 __all__ = [
     "t", "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "tril", "triu", "diag", "diagonal",
-    "diag_embed", "trace", "movedim", "moveaxis", "tensor_split", "masked_select",
+    "diag_embed", "trace", "movedim", "moveaxis", "tensor_split", "masked_select", "select", "ravel",
+    "take_along_dim", "argwhere", "broadcast_tensors", "hstack", "vstack", "meshgrid",
 ]
 
 
@@ -106,7 +108,40 @@ class ShapingOps:
                            lambda g: _diagonal_scatter(g, shape, offset, d1, d2),
                            lambda t: t.diagonal(offset, d1, d2))
 
+    def select(self, dim: int, index: int):
+        """The slice at ``index`` of dimension ``dim``, that dimension removed (a view)."""
+        d = normalize_dim(dim, self.ndim, "select")
+        size = self.shape[d] if self.ndim else 0
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -size <= index < size:
+            raise IndexError(f"select(): index {index} out of range for tensor of size {list(self.shape)} "
+                             f"at dimension {d}")
+        return self[(slice(None),) * d + (int(index),)]
+
+    def ravel(self):
+        """The elements as one dimension (a view when the layout allows)."""
+        return self.reshape(-1)
+
     # --------------------------------------------------------------- copies
+    def take_along_dim(self, indices, dim=None):
+        """Elements at ``indices`` along ``dim`` (the flattened tensor when None); ``indices``
+        broadcasts against the input in the other dims (``torch.take_along_dim``)."""
+        if indices.dtype.name != "int64":
+            raise RuntimeError(f"take_along_dim(): dtype of indices should be Long but got {indices.dtype}")
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
+        d = normalize_dim(dim, self.ndim, "take_along_dim")
+        if indices.ndim != self.ndim:
+            raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, "
+                               f"but got {self.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+        shape = [max(a, b) if i != d else None for i, (a, b) in enumerate(zip(self.shape, indices.shape))]
+        x_shape = [self.shape[i] if i == d else n for i, n in enumerate(shape)]
+        i_shape = [indices.shape[i] if i == d else n for i, n in enumerate(shape)]
+        return self.expand(x_shape).gather(d, indices.expand(i_shape))
+
+    def argwhere(self):
+        """(nonzeros, ndim) int64 coordinates of the nonzero elements (``nonzero()``)."""
+        return self.nonzero()
+
     def flip(self, *dims):
         """Reverse the order along ``dims`` (a copy, as torch)."""
         axes = _dims(size_args(dims, "flip") if dims else (), self.ndim, "flip")
@@ -296,6 +331,47 @@ class ShapingOps:
         return dtype.numpy
 
 
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views)."""
+    shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for 1-D tensors), as ``torch.hstack``."""
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in tensors]
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Stack as rows: tensors made at least 2-D, joined along dim 0."""
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def meshgrid(*tensors, indexing: str | None = None):
+    """Coordinate grids from 1-D tensors (views): ``indexing="ij"`` (the default, as torch;
+    torch warns when it is left out) or ``"xy"`` (the first two dims swapped)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    if any(t.ndim > 1 for t in tensors):
+        raise RuntimeError("meshgrid: Expected 0D or 1D tensor in the tensor list")
+    flat = [t.reshape(-1) for t in tensors]
+    swap = indexing == "xy" and len(flat) >= 2
+    if swap:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = [t.shape[0] for t in flat]
+    grids = [t.reshape([-1 if j == i else 1 for j in range(len(flat))]).expand(shape) for i, t in enumerate(flat)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 # function forms: cogtensor.flip(x, (0,)) == x.flip(0)
 t, flip, fliplr, flipud, roll = ShapingOps.t, ShapingOps.flip, ShapingOps.fliplr, ShapingOps.flipud, ShapingOps.roll
 tile, repeat_interleave = ShapingOps.tile, ShapingOps.repeat_interleave
@@ -303,3 +379,5 @@ tril, triu, diag, diagonal, diag_embed = (ShapingOps.tril, ShapingOps.triu, Shap
                                           ShapingOps.diag_embed)
 trace, movedim, moveaxis = ShapingOps.trace, ShapingOps.movedim, ShapingOps.moveaxis
 tensor_split, masked_select = ShapingOps.tensor_split, ShapingOps.masked_select
+select, ravel, take_along_dim, argwhere = ShapingOps.select, ShapingOps.ravel, ShapingOps.take_along_dim, \
+    ShapingOps.argwhere
