@@ -40,6 +40,10 @@ CASES = [
     ("diff", [(3, 6)], lambda lib, x: x.diff()),
     ("diff n2 dim0 append", [(4, 3)], lambda lib, x: lib.diff(x, 2, 0, append=x[:2] * 2)),
     ("diff prepend", [(5,)], lambda lib, x: x.diff(prepend=x[:1] ** 2)),
+    ("kron", [(2, 3), (4, 1, 2)], lambda lib, a, b: lib.kron(a, b)),
+    ("kron 1d", [(3,), (2,)], lambda lib, a, b: a.kron(b)),
+    ("inner", [(2, 3), (4, 5, 3)], lambda lib, a, b: lib.inner(a, b)),
+    ("inner 1d", [(3,), (3,)], lambda lib, a, b: a.inner(b)),
 ]
 
 
@@ -172,6 +176,8 @@ def test_errors():
         ct.tensor(1.0).diff()
     with pytest.raises(IndexError, match="dimension out of range"):
         ct.ones(2).cumprod(1)
+    with pytest.raises(ct.ShapeError, match="last dimension must match"):
+        ct.inner(ct.ones(2, 3), ct.ones(2))
 
 
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),

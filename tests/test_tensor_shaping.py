@@ -56,6 +56,9 @@ CASES = [
     ("tensor_split indices", (2, 7), lambda lib, x: lib.tensor_split(x, [1, 5, 9], dim=1)[1]),
     ("masked_select", (3, 4), lambda lib, x: x.masked_select(lib.tensor([True, False, True, True]))),
     ("select", (3, 4, 2), lambda lib, x: x.select(1, -2)),
+    ("unfold overlapping", (3, 7), lambda lib, x: x.unfold(1, 3, 2)),
+    ("unfold dim0", (6, 2), lambda lib, x: x.unfold(0, 2, 1)),
+    ("unfold gaps", (9,), lambda lib, x: x.unfold(0, 2, 4)),
     ("ravel", (3, 4), lambda lib, x: lib.ravel(x)),
     ("take_along_dim", (3, 4), lambda lib, x: x.take_along_dim(lib.tensor([[0], [3], [1]]), 1)),
     ("take_along_dim bcast", (3, 4), lambda lib, x: lib.take_along_dim(x, lib.tensor([[2, 0, 1, 2]]), 0)),
@@ -115,6 +118,9 @@ def test_views_share_memory_and_version():
     t = torch.zeros(3, 4)
     t.diagonal(1)[...] = 7.0
     same(x, t)
+    w = ct.zeros(6)
+    w.unfold(0, 2, 2)[1, 0] = 3.0  # windows are views
+    assert w[2].item() == 3.0
     x.t()[0, 1] = 5.0
     assert x[1, 0].item() == 5.0
     before = x._version
@@ -165,6 +171,10 @@ def test_errors():
     x = ct.zeros(2, 3, 4)
     with pytest.raises(IndexError, match="out of range"):
         x.select(1, 3)
+    with pytest.raises(RuntimeError, match="maximum size"):
+        x.unfold(1, 4, 1)
+    with pytest.raises(RuntimeError, match="must be > 0"):
+        x.unfold(1, 2, 0)
     with pytest.raises(RuntimeError, match="should be Long"):
         x.take_along_dim(ct.zeros(1, 1, 1, dtype=ct.int32), 0)
     with pytest.raises(ct.ShapeError, match="<= 2 dimensions"):

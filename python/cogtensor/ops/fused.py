@@ -18,7 +18,7 @@ from cogtensor.ops.views import cat, normalize_dim
 
 __all__ = [
     "addmm", "addmv", "addr", "baddbmm", "addbmm", "addcmul", "addcdiv", "isclose", "allclose", "equal",
-    "nan_to_num", "nansum", "nanmean", "count_nonzero", "cumprod", "diff",
+    "nan_to_num", "nansum", "nanmean", "count_nonzero", "cumprod", "diff", "kron", "inner",
 ]
 
 
@@ -93,6 +93,29 @@ class FusedOps:
     addmm_, addmv_, addr_ = _in_place(addmm, "addmm_"), _in_place(addmv, "addmv_"), _in_place(addr, "addr_")
     baddbmm_, addbmm_ = _in_place(baddbmm, "baddbmm_"), _in_place(addbmm, "addbmm_")
     addcmul_, addcdiv_ = _in_place(addcmul, "addcmul_"), _in_place(addcdiv, "addcdiv_")
+
+    def kron(self, other):
+        """Kronecker product: block (i, j, ...) is ``self[i, j, ...] * other`` (dims aligned
+        from the right, the shorter padded with leading 1s)."""
+        n = max(self.ndim, other.ndim)
+        a = self.reshape((1,) * (n - self.ndim) + tuple(self.shape))
+        b = other.reshape((1,) * (n - other.ndim) + tuple(other.shape))
+        # (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...) -> (a0 * b0, a1 * b1, ...)
+        a_split = [v for size in a.shape for v in (size, 1)]
+        b_split = [v for size in b.shape for v in (1, size)]
+        product = a.reshape(a_split) * b.reshape(b_split)
+        return product.reshape([x * y for x, y in zip(a.shape, b.shape)])
+
+    def inner(self, other):
+        """Sum over the last dims of products: (*a, k), (*b, k) -> (*a, *b); a scalar scales."""
+        if self.ndim == 0 or other.ndim == 0:
+            return self * other
+        if self.shape[-1] != other.shape[-1]:
+            raise ShapeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                             f"{list(self.shape)} and {list(other.shape)}")
+        a = self.reshape(-1, self.shape[-1])
+        b = other.reshape(-1, other.shape[-1])
+        return (a @ b.mT).reshape(tuple(self.shape[:-1]) + tuple(other.shape[:-1]))
 
     # ----------------------------------------------------------- closeness
     def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
@@ -208,4 +231,4 @@ addcmul, addcdiv = FusedOps.addcmul, FusedOps.addcdiv
 isclose, allclose, equal = FusedOps.isclose, FusedOps.allclose, FusedOps.equal
 nan_to_num, nansum, nanmean, count_nonzero = FusedOps.nan_to_num, FusedOps.nansum, FusedOps.nanmean, \
     FusedOps.count_nonzero
-cumprod, diff = FusedOps.cumprod, FusedOps.diff
+cumprod, diff, kron, inner = FusedOps.cumprod, FusedOps.diff, FusedOps.kron, FusedOps.inner

@@ -61,6 +61,16 @@ def _diagonal_scatter(g, shape, offset: int, d1: int, d2: int):
     return attach(g._wrap(out), "DiagonalBackwardBackward0", (g,), lambda gg: gg.diagonal(offset, d1, d2))
 
 
+def _fold_windows(g, shape, d: int, size: int, step: int):
+    """unfold's backward: each window's gradient added back at the positions it covered."""
+    if not shape:
+        return g.sum()
+    windows = g.shape[d]
+    positions = (np.arange(windows)[:, None] * step + np.arange(size)).reshape(-1)
+    spread = g.movedim(-1, d + 1).flatten(d, d + 1)  # (..., windows * size, ...)
+    return g._wrap(np.zeros(shape, g._data.dtype)).index_add(d, g._wrap(positions), spread)
+
+
 def _triangle(x, diagonal: int, lower: bool):
     """tril/triu: the input where the mask keeps it, zeros elsewhere (batched over leading dims)."""
     _need_matrix(x, "tril" if lower else "triu")
@@ -116,6 +126,26 @@ class ShapingOps:
             raise IndexError(f"select(): index {index} out of range for tensor of size {list(self.shape)} "
                              f"at dimension {d}")
         return self[(slice(None),) * d + (int(index),)]
+
+    def unfold(self, dimension: int, size: int, step: int):
+        """Windows of ``size`` elements every ``step`` along ``dimension``, in a new last dim
+        (a view): (..., n, ...) -> (..., (n - size) // step + 1, ..., size)."""
+        d = normalize_dim(dimension, self.ndim, "unfold")
+        length = self.shape[d] if self.ndim else 1
+        if size < 0 or size > length:
+            raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {length} but size is {size}")
+        if step <= 0:
+            raise RuntimeError(f"unfold: step is {step} but must be > 0")
+        data = self._data.reshape(1) if self.ndim == 0 else self._data
+        windows = (length - size) // step + 1
+        shape = list(data.shape[:d]) + [windows] + list(data.shape[d + 1:]) + [size]
+        strides = list(data.strides[:d]) + [data.strides[d] * step] + list(data.strides[d + 1:]) + [data.strides[d]]
+        view = np.lib.stride_tricks.as_strided(data, shape, strides)
+        if self.ndim == 0:
+            view = view.reshape(size)
+        in_shape = self.shape
+        return view_result(self, view, "UnfoldBackward0", lambda g: _fold_windows(g, in_shape, d, size, step),
+                           lambda t: t.unfold(d, size, step))
 
     def ravel(self):
         """The elements as one dimension (a view when the layout allows)."""
